@@ -1,0 +1,49 @@
+"""The simplest policies: fixed staffing, and the historical average that many hospitals use."""
+
+from __future__ import annotations
+
+import math
+
+from simulator import HOLD, HospitalView, Patient, Plan
+
+
+class Static:
+    """Keep the scenario's default staffing; place each patient in the first unit with a
+    free bed (home unit first, then its allowed overflow units in the scenario's order),
+    else board. The textbook queue, and the reference the other policies improve on."""
+
+    def plan(self, day: int, view: HospitalView) -> Plan | None:
+        return None
+
+    def place(self, patient: Patient, view: HospitalView) -> str:
+        for unit in view.choices(patient):
+            if view.free(unit) > 0:
+                return unit
+        return HOLD
+
+
+class Baseline(Static):
+    """Staff each unit to its average demand on the same weekday over recent weeks, plus
+    headroom; place first-fit like `Static`.
+
+    Demand counts every patient needing the unit (in its beds, elsewhere, or waiting), so
+    a unit that overflows does not learn to staff fewer beds. Until `min_weeks` of history
+    exist, staffing stays at the scenario's defaults.
+    """
+
+    def __init__(self, weeks: int = 8, headroom: float = 0.15, min_weeks: int = 2) -> None:
+        if weeks < 1 or min_weeks < 1 or min_weeks > weeks:
+            raise ValueError("need 1 <= min_weeks <= weeks")
+        if headroom < 0:
+            raise ValueError("headroom must be >= 0")
+        self.weeks, self.headroom, self.min_weeks = weeks, headroom, min_weeks
+
+    def plan(self, day: int, view: HospitalView) -> Plan:
+        staffed = {}
+        for unit in view.units:
+            history = view.demand_history(unit.name)
+            same_weekday = history[day - 7 :: -7][: self.weeks] if day >= 7 else []
+            if len(same_weekday) >= self.min_weeks:
+                average = sum(same_weekday) / len(same_weekday)
+                staffed[unit.name] = math.ceil(average * (1 + self.headroom))
+        return Plan(staffed=staffed)

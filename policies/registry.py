@@ -1,0 +1,31 @@
+"""Policies by name, so scenarios and the CLI can ask for them in YAML and on the command line."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from policies.baseline import Baseline, Static
+from simulator import Policy
+
+REGISTRY: dict[str, Callable[..., Policy]] = {"baseline": Baseline, "static": Static}
+
+
+def policy_names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def make_policy(name: str, params: dict[str, Any] | None = None) -> Policy:
+    """Build a policy; a misspelt name or parameter is an error that lists the valid ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown policy {name!r}; available: {', '.join(policy_names())}")
+    factory = REGISTRY[name]
+    accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
+    unknown = sorted(set(params or {}) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"policy {name!r} has no parameter {unknown[0]!r}; "
+            f"its parameters: {', '.join(accepted) or 'none'}"
+        )
+    return factory(**(params or {}))

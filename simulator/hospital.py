@@ -1,0 +1,565 @@
+"""The SimPy hospital: units, a ventilator pool, and patients flowing through them.
+
+Patients are not SimPy processes. Every arrival and end of a phase of care is a SimPy
+timeout whose callback moves the patient on; the day itself is one process (plan, capacity
+shocks, the day's arrivals). That keeps the event loop to two events per patient and a few
+per day, which is where the speed comes from, while SimPy still owns the clock and calendar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from scenarios.schema import Scenario, Unit, home_unit
+from simulator.calendar import HOURS_PER_DAY
+from simulator.monitor import Counts, Level
+from simulator.pathway import phase_plan
+from simulator.protocols import DIVERT, HOLD, Patient, Plan, Policy
+from simulator.view import HospitalView
+
+PATIENT_COLUMNS = (
+    "kind", "age_group", "admission_type", "diagnosis_group", "specialty", "severity",
+    "risk_of_mortality", "surgical", "needs_icu", "ventilated", "los_predicted",
+)
+
+
+class Ward:
+    """Run-time state of one unit (ward, ICU or step-down)."""
+
+    __slots__ = (
+        "beds", "blocked", "census", "demand", "feeders", "kind", "name", "nurse_ratio",
+        "nurses", "occupants", "offservice", "options", "premium", "queue", "regular",
+        "spec", "staffed", "target", "waiting", "wanted",
+    )
+
+    def __init__(self, spec: Unit) -> None:
+        self.spec = spec
+        self.name, self.kind, self.beds = spec.name, spec.kind, spec.beds
+        self.nurse_ratio, self.nurses = spec.nurse_ratio, spec.nurses
+        self.wanted = self.target = spec.default_staffed  # policy's wish; what can be had
+        self.regular = self.beds  # beds the rostered nurses on duty can cover; set daily
+        self.staffed = Level(self.target)
+        self.premium = Level()
+        self.census = Level()
+        self.demand = Level()
+        self.offservice = Level()
+        self.blocked = Level()
+        self.waiting = Level()
+        self.queue: deque[Stay] = deque()
+        self.feeders: list[Ward] = []
+        self.options: tuple[str, ...] = (spec.name, *spec.overflow_to)
+        self.occupants: set[Patient] = set()
+
+    @property
+    def free(self) -> int:
+        return self.staffed.value - self.census.value
+
+    def levels(self) -> dict[str, Level]:
+        return {
+            "census": self.census, "staffed": self.staffed, "premium": self.premium,
+            "demand": self.demand, "offservice": self.offservice, "blocked": self.blocked,
+            "waiting": self.waiting,
+        }
+
+
+class Stay:
+    """The simulator's private side of a patient: true phases of care and where they are."""
+
+    __slots__ = (
+        "deferrals", "elective", "off", "patient", "phase", "phases", "started", "unit",
+        "vent", "vent_waiting", "waiting_for",
+    )
+
+    def __init__(self, patient: Patient, phases: list, elective: bool) -> None:
+        self.patient = patient
+        self.phases = phases  # [(Ward, hours), ...]
+        self.phase = 0
+        self.elective = elective
+        self.unit: Ward | None = None
+        self.waiting_for: Ward | None = None
+        self.started = 0.0
+        self.off = False  # lies off-service for the current phase
+        self.vent = False
+        self.vent_waiting = False
+        self.deferrals = 0
+
+
+class Hospital:
+    """One replication: build it, `run()` it, read its monitors."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: Policy,
+        patients: pd.DataFrame,
+        days: int,
+        event_log: bool = False,
+    ) -> None:
+        self.scenario, self.policy, self.days = scenario, policy, days
+        self.env = simpy.Environment()
+        self.wards = [Ward(u) for u in scenario.units]
+        self.by_name = {w.name: w for w in self.wards}
+        for ward in self.wards:
+            for target in ward.spec.overflow_to:
+                self.by_name[target].feeders.append(ward)
+        self.icu = next((w for w in self.wards if w.kind == "icu"), None)
+        self.ventilators = scenario.ventilators
+        self.vent_available = Level(scenario.ventilators)
+        self.vent_used = Level()
+        self.vent_wait = Level()
+        self.vent_queue: deque[Stay] = deque()
+        self.boarding = scenario.boarding
+        self.counts = Counts()
+        self.waits: list[float] = []
+        self.day = 0
+        self.warmup_end = scenario.warmup * HOURS_PER_DAY
+        self.log: list[tuple] | None = [] if event_log else None
+        self.capacity_log: list[tuple] | None = [] if event_log else None
+        self.view = HospitalView(self)
+        self._electives_today: list[Stay] = []
+        self._deferred: list[Stay] = []
+        self._homes: dict[tuple[str, str], int] = {}
+        self._patients = patients
+        self._columns = {c: patients[c].tolist() for c in (*PATIENT_COLUMNS, "time", "los_true")}
+        self._discharge_hour = patients["discharge_hour"].to_numpy()
+        self._day_start = np.searchsorted(
+            patients["time"].to_numpy(), np.arange(days + 1) * HOURS_PER_DAY
+        ).tolist()
+        self.daily: list[tuple] = []
+        self._daily_marks: dict[tuple[str, str], float] = {}
+        self._day_counts: dict[str, list[int]] = {w.name: [0, 0] for w in self.wards}
+        self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
+        self._on_arrival = self._arrive
+        self._on_phase_end = self._end_phase
+        self._on_boarding_limit = self._boarding_limit
+
+    # ---------------------------------------------------------------- building patients
+    def _home(self, specialty: str, age_group: str) -> int:
+        key = (specialty, age_group)
+        index = self._homes.get(key)
+        if index is None:
+            index = self._homes[key] = home_unit(self.scenario.units, specialty, age_group)
+        return index
+
+    def make_stay(self, i: int) -> Stay:
+        c = self._columns
+        home = self._home(c["specialty"][i], c["age_group"][i])
+        plan = phase_plan(self.scenario, home, c["needs_icu"][i], c["los_true"][i])
+        patient = Patient(
+            i, c["time"][i], c["kind"][i], c["age_group"][i], c["admission_type"][i],
+            c["diagnosis_group"][i], c["specialty"][i], c["severity"][i],
+            c["risk_of_mortality"][i], c["surgical"][i], c["needs_icu"][i],
+            c["ventilated"][i], c["los_predicted"][i], self.wards[home].name,
+        )
+        phases = [(self.wards[u], hours) for u, hours in plan]
+        patient.needs = phases[0][0].name
+        return Stay(patient, phases, patient.kind == "elective")
+
+    # ---------------------------------------------------------------- running
+    def run(self, initial: list[tuple[int, int, float]] = ()) -> None:
+        """Simulate; `initial` lists (patient row, phase, hours left) already in bed."""
+        for row, phase, remaining in initial:
+            self._place_initial(self.make_stay(row), phase, remaining)
+        self.env.process(self._days())
+        self.env.run(until=self.days * HOURS_PER_DAY)
+        self._record_day(self.days - 1)
+
+    def _days(self):
+        env = self.env
+        for day in range(self.days):
+            self.day = day
+            if day > 0:
+                self._record_day(day - 1)
+            if day * HOURS_PER_DAY == self.warmup_end:
+                self._reset_monitors()
+            self._apply_shocks(day)
+            self._electives_today = self._deferred
+            self._deferred = []
+            for i in range(self._day_start[day], self._day_start[day + 1]):
+                stay = self.make_stay(i)
+                if stay.elective:
+                    self._electives_today.append(stay)
+                else:
+                    self._schedule_arrival(stay, stay.patient.arrival)
+            plan = self.policy.plan(day, self.view)
+            if plan is not None:
+                self._apply_plan(plan)
+            for stay in self._electives_today:
+                self._schedule_arrival(stay, stay.patient.arrival)
+            self._electives_today = []
+            yield env.timeout(HOURS_PER_DAY)
+
+    def _schedule_arrival(self, stay: Stay, at: float) -> None:
+        event = self.env.timeout(at - self.env.now)
+        event.stay = stay
+        event.callbacks.append(self._on_arrival)
+
+    def _apply_plan(self, plan: Plan) -> None:
+        for name, beds in plan.staffed.items():
+            ward = self.by_name.get(name)
+            if ward is None:
+                raise ValueError(f"policy planned staffing for unknown unit {name!r}")
+            self._set_target(ward, int(beds))
+        if plan.defer:
+            kept = []
+            for stay in self._electives_today:
+                if stay.patient.pid in plan.defer:
+                    self._defer(stay)
+                else:
+                    kept.append(stay)
+            self._electives_today = kept
+
+    def _defer(self, stay: Stay) -> None:
+        stream = self.scenario.arrivals[self._patients["stream"].iat[stay.patient.pid]]
+        stay.deferrals += 1
+        self.counts.elective_deferrals += 1
+        self._log(stay, "defer", None)
+        if stay.deferrals > stream.max_deferral_days:
+            self.counts.elective_cancellations += 1
+            self._log(stay, "cancel", None)
+            return
+        stay.patient.arrival += HOURS_PER_DAY
+        self._deferred.append(stay)
+
+    # ---------------------------------------------------------------- capacity
+    def _capacity(self, ward: Ward) -> int:
+        return min(ward.beds, ward.regular + ward.spec.agency_beds)
+
+    def _set_target(self, ward: Ward, beds: int) -> None:
+        ward.wanted = beds
+        ward.target = max(0, min(beds, self._capacity(ward)))
+        self._sync_staffed(ward)
+
+    def _sync_staffed(self, ward: Ward) -> None:
+        """Open beds at once; close them only as they empty."""
+        now = self.env.now
+        staffed = max(ward.target, ward.census.value)
+        if staffed != ward.staffed.value:
+            ward.staffed.set(now, staffed)
+            if self.capacity_log is not None:
+                self.capacity_log.append((now, ward.name, staffed))
+        ward.premium.set(now, max(0, staffed - ward.regular))
+        if ward.free > 0:
+            self._fill(ward)
+
+    def _apply_shocks(self, day: int) -> None:
+        availability = {w.name: 1.0 for w in self.wards}
+        vents_out = 0
+        offset = day - self.scenario.warmup
+        for surge in self.scenario.surges:
+            if surge.start_day <= offset < surge.start_day + surge.duration_days:
+                for name, share in surge.staff_availability.items():
+                    for ward in self.wards if name == "*" else [self.by_name[name]]:
+                        availability[ward.name] *= share
+                vents_out += surge.ventilators_out
+        for ward in self.wards:
+            nurses = math.floor(ward.nurses * availability[ward.name] + 1e-9)
+            ward.regular = min(ward.beds, math.floor(nurses * ward.nurse_ratio + 1e-9))
+            self._set_target(ward, ward.wanted)
+        self.vent_available.set(self.env.now, max(0, self.ventilators - vents_out))
+        self._serve_ventilators()
+
+    # ---------------------------------------------------------------- patient flow
+    def _arrive(self, event) -> None:
+        stay = event.stay
+        patient = stay.patient
+        self.counts.arrivals += 1
+        need = stay.phases[0][0]
+        need.demand.add(self.env.now, 1)
+        if need is self.icu:
+            self.counts.icu_requests += 1
+        self._log(stay, "arrive", None)
+        self._request(stay, need, patient)
+
+    def _request(self, stay: Stay, need: Ward, patient: Patient) -> None:
+        now = self.env.now
+        patient.requested_at = now
+        choice = self.policy.place(patient, self.view)
+        if choice == HOLD or choice == DIVERT:
+            target = None
+        else:
+            target = self.by_name.get(choice)
+            if target is None or target.free <= 0:
+                self.counts.invalid_placements += 1
+                target = None
+        first = stay.phase == 0
+        if first and need is self.icu and target is not need:
+            self.counts.icu_refusals += 1
+        if target is not None:
+            self._move(stay, target)
+        elif first and stay.elective:
+            need.demand.add(now, -1)
+            self.counts.elective_cancellations += 1
+            self._log(stay, "cancel", None)
+        elif first and choice == DIVERT:
+            self._divert(stay, need)
+        else:
+            self._hold(stay, need)
+
+    def _hold(self, stay: Stay, need: Ward) -> None:
+        now = self.env.now
+        limit = self.boarding.limit_hours
+        if stay.unit is None and limit is not None and limit <= 0:
+            self._after_limit(stay, need)
+            return
+        stay.waiting_for = need
+        need.queue.append(stay)
+        if stay.unit is not None:  # ready to move on, kept in the bed it has
+            stay.unit.blocked.add(now, 1)
+            return
+        need.waiting.add(now, 1)
+        self.counts.boarded += 1
+        self._log(stay, "board", need.name)
+        if limit is not None:
+            event = self.env.timeout(limit)
+            event.stay = stay
+            event.callbacks.append(self._on_boarding_limit)
+
+    def _boarding_limit(self, event) -> None:
+        stay = event.stay
+        need = stay.waiting_for
+        if need is None or stay.unit is not None:
+            return  # found a bed in time
+        stay.waiting_for = None
+        need.waiting.add(self.env.now, -1)
+        self._after_limit(stay, need)
+
+    def _after_limit(self, stay: Stay, need: Ward) -> None:
+        """Boarded as long as allowed: off-service in any unit of the same kind, or away."""
+        if self.boarding.on_limit == "off_service":
+            for ward in self.wards:
+                if ward.kind == need.kind and ward is not need and ward.free > 0:
+                    self._admit(stay, ward, self.env.now)
+                    return
+        self._divert(stay, need)
+
+    def _divert(self, stay: Stay, need: Ward) -> None:
+        need.demand.add(self.env.now, -1)
+        self.counts.diversions += 1
+        self._log(stay, "divert", need.name)
+
+    def _admit(self, stay: Stay, ward: Ward, now: float) -> None:
+        patient = stay.patient
+        need = stay.phases[stay.phase][0]
+        if stay.waiting_for is not None:
+            stay.waiting_for = None
+            (need.waiting if stay.unit is None else stay.unit.blocked).add(now, -1)
+        if stay.phase == 0:
+            self.counts.admissions += 1
+            stay.started = now
+            if not stay.elective:
+                self.waits.append(now - patient.requested_at)
+            self._day_counts[ward.name][0] += 1
+        ward.census.add(now, 1)
+        ward.occupants.add(patient)
+        if ward is not need:
+            stay.off = True
+            ward.offservice.add(now, 1)
+            self.counts.offservice_placements += 1
+        stay.unit = ward
+        patient.unit = ward.name
+        if patient.ventilated and ward.kind == "icu" and need is self.icu:
+            self._take_ventilator(stay)
+        self._log(stay, "admit", ward.name)
+        hours = stay.phases[stay.phase][1]
+        if stay.phase == len(stay.phases) - 1:
+            hours = self._to_discharge_hour(patient.pid, now, hours)
+        event = self.env.timeout(hours)
+        event.stay = stay
+        event.callbacks.append(self._on_phase_end)
+
+    def _to_discharge_hour(self, pid: int, now: float, hours: float) -> float:
+        hour = self._discharge_hour[pid]
+        if hour != hour:  # NaN: discharges at any hour
+            return hours
+        end = math.floor((now + hours) / HOURS_PER_DAY) * HOURS_PER_DAY + hour
+        return end - now if end > now else end - now + HOURS_PER_DAY
+
+    def _leave(self, stay: Stay) -> None:
+        """Take the patient out of their bed (the caller decides what the free bed does)."""
+        now = self.env.now
+        ward, patient = stay.unit, stay.patient
+        ward.census.add(now, -1)
+        ward.occupants.discard(patient)
+        if stay.off:
+            stay.off = False
+            ward.offservice.add(now, -1)
+        if stay.vent or stay.vent_waiting:
+            self._release_ventilator(stay)
+
+    def _end_phase(self, event) -> None:
+        stay = event.stay
+        now = self.env.now
+        need, _ = stay.phases[stay.phase]
+        need.demand.add(now, -1)
+        if stay.vent or stay.vent_waiting:
+            self._release_ventilator(stay)
+        if stay.phase == len(stay.phases) - 1:
+            ward = stay.unit
+            self._leave(stay)
+            self.counts.discharges += 1
+            self.counts.stay_days += (now - stay.started) / HOURS_PER_DAY
+            self._day_counts[ward.name][1] += 1
+            self._log(stay, "discharge", ward.name)
+            self._bed_freed(ward)
+            return
+        if stay.off:  # until moved on, the patient counts as a delayed transfer instead
+            stay.off = False
+            stay.unit.offservice.add(now, -1)
+        stay.phase += 1
+        nxt = stay.phases[stay.phase][0]
+        nxt.demand.add(now, 1)
+        stay.patient.needs = nxt.name
+        if stay.unit is nxt:
+            self._continue(stay, nxt)
+        else:
+            self._request(stay, nxt, stay.patient)
+
+    def _continue(self, stay: Stay, ward: Ward) -> None:
+        """The next phase happens in the bed the patient already has."""
+        hours = stay.phases[stay.phase][1]
+        if stay.phase == len(stay.phases) - 1:
+            hours = self._to_discharge_hour(stay.patient.pid, self.env.now, hours)
+        event = self.env.timeout(hours)
+        event.stay = stay
+        event.callbacks.append(self._on_phase_end)
+
+    def _bed_freed(self, ward: Ward) -> None:
+        if ward.staffed.value > ward.target:
+            self._sync_staffed(ward)
+        elif ward.free > 0:
+            self._fill(ward)
+
+    def _fill(self, ward: Ward) -> None:
+        """Give free beds to waiting patients: the unit's own queue first, then those of
+        units allowed to overflow here, oldest request first."""
+        while ward.free > 0:
+            stay = self._next_waiting(ward)
+            if stay is None:
+                return
+            self._move(stay, ward)
+
+    def _next_waiting(self, ward: Ward) -> Stay | None:
+        best = None
+        for owner in (ward, *ward.feeders):
+            queue = owner.queue
+            while queue and queue[0].waiting_for is not owner:
+                queue.popleft()  # left the queue some other way
+            if not queue:
+                continue
+            if owner is ward:
+                return queue.popleft()
+            if best is None or queue[0].patient.requested_at < best[0].patient.requested_at:
+                best = queue
+        return best.popleft() if best else None
+
+    def _move(self, stay: Stay, ward: Ward) -> None:
+        """Into `ward`, from boarding or from the bed of the previous phase."""
+        old = stay.unit
+        if old is not None:
+            self._leave(stay)
+        self._admit(stay, ward, self.env.now)
+        if old is not None:
+            self._bed_freed(old)
+
+    # ---------------------------------------------------------------- ventilators
+    def _take_ventilator(self, stay: Stay) -> None:
+        now = self.env.now
+        if self.vent_used.value < self.vent_available.value:
+            self.vent_used.add(now, 1)
+            stay.vent = True
+            self._log(stay, "vent_on", None)
+        else:
+            stay.vent_waiting = True
+            self.vent_wait.add(now, 1)
+            self.vent_queue.append(stay)
+            self.counts.ventilator_shortfall_patients += 1
+            self._log(stay, "vent_short", None)
+
+    def _release_ventilator(self, stay: Stay) -> None:
+        now = self.env.now
+        if stay.vent:
+            stay.vent = False
+            self.vent_used.add(now, -1)
+            self._log(stay, "vent_off", None)
+            self._serve_ventilators()
+        else:
+            stay.vent_waiting = False
+            self.vent_wait.add(now, -1)
+
+    def _serve_ventilators(self) -> None:
+        now = self.env.now
+        while self.vent_queue and self.vent_used.value < self.vent_available.value:
+            stay = self.vent_queue.popleft()
+            if stay.vent_waiting:
+                stay.vent_waiting = False
+                self.vent_wait.add(now, -1)
+                self.vent_used.add(now, 1)
+                stay.vent = True
+                self._log(stay, "vent_on", None)
+
+    # ---------------------------------------------------------------- initial census
+    def _place_initial(self, stay: Stay, phase: int, remaining: float) -> None:
+        """A patient already in bed at time 0, `remaining` hours into phase `phase`."""
+        stay.phase = phase
+        ward = stay.phases[phase][0]
+        stay.patient.needs = ward.name
+        stay.patient.requested_at = 0.0
+        ward.demand.add(0.0, 1)
+        ward.census.add(0.0, 1)
+        ward.occupants.add(stay.patient)
+        stay.unit = ward
+        stay.patient.unit = ward.name
+        if stay.patient.ventilated and ward is self.icu:
+            self._take_ventilator(stay)
+        stay.phases = [*stay.phases[:phase], (ward, remaining), *stay.phases[phase + 1:]]
+        self._continue(stay, ward)
+
+    # ---------------------------------------------------------------- monitoring
+    def all_levels(self) -> dict[tuple[str, str], Level]:
+        levels = {(w.name, k): v for w in self.wards for k, v in w.levels().items()}
+        levels[("ventilators", "census")] = self.vent_used
+        levels[("ventilators", "staffed")] = self.vent_available
+        levels[("ventilators", "waiting")] = self.vent_wait
+        return levels
+
+    def _reset_monitors(self) -> None:
+        now = self.env.now
+        for level in self.all_levels().values():
+            level.reset(now)
+        self._daily_marks = {}
+        self.counts.reset()
+        self.waits.clear()
+
+    def _record_day(self, day: int) -> None:
+        """Daily means of every level, and admissions/discharges per unit."""
+        now = self.env.now
+        means = {}
+        for key, level in self.all_levels().items():
+            area = level.area_at(now)
+            means[key] = (area - self._daily_marks.get(key, 0.0)) / HOURS_PER_DAY
+            self._daily_marks[key] = area
+        for ward in self.wards:
+            name = ward.name
+            admitted, discharged = self._day_counts[name]
+            self._day_counts[name] = [0, 0]
+            self.demand_history[name].append(means[(name, "demand")])
+            self.daily.append((
+                day, name, means[(name, "census")], ward.census.value, means[(name, "staffed")],
+                means[(name, "demand")], means[(name, "waiting")] + means[(name, "blocked")],
+                means[(name, "offservice")], admitted, discharged,
+            ))
+        self.daily.append((
+            day, "ventilators", means[("ventilators", "census")], self.vent_used.value,
+            means[("ventilators", "staffed")], means[("ventilators", "census")]
+            + means[("ventilators", "waiting")], means[("ventilators", "waiting")], 0.0, 0, 0,
+        ))
+
+    def _log(self, stay: Stay, event: str, unit: str | None) -> None:
+        if self.log is not None:
+            self.log.append((self.env.now, stay.patient.pid, event, unit))

@@ -1,0 +1,58 @@
+"""Time-weighted levels and event counters: the raw material of every KPI.
+
+A `Level` keeps the integral of a piecewise-constant quantity (census, staffed beds, boarders)
+in O(1) per change, so monitoring costs the event loop almost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+class Level:
+    """A quantity that changes at events; `area` is its integral over time since `reset`."""
+
+    __slots__ = ("area", "last", "value")
+
+    def __init__(self, value: float = 0) -> None:
+        self.value = value
+        self.last = 0.0
+        self.area = 0.0
+
+    def add(self, now: float, delta: float) -> None:
+        self.area += self.value * (now - self.last)
+        self.last = now
+        self.value += delta
+
+    def set(self, now: float, value: float) -> None:
+        self.add(now, value - self.value)
+
+    def area_at(self, now: float) -> float:
+        return self.area + self.value * (now - self.last)
+
+    def reset(self, now: float) -> None:
+        self.area = 0.0
+        self.last = now
+
+
+@dataclass
+class Counts:
+    """Events counted since the end of the warm-up."""
+
+    arrivals: int = 0
+    admissions: int = 0
+    discharges: int = 0
+    diversions: int = 0
+    offservice_placements: int = 0
+    boarded: int = 0
+    icu_requests: int = 0
+    icu_refusals: int = 0
+    ventilator_shortfall_patients: int = 0
+    elective_deferrals: int = 0
+    elective_cancellations: int = 0
+    invalid_placements: int = 0
+    stay_days: float = 0.0
+
+    def reset(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, type(getattr(self, f.name))())

@@ -1,0 +1,90 @@
+"""What the simulator asks of the pieces plugged into it: allocation policies and LOS models.
+
+The simulator knows these protocols only; concrete policies live in `policies/` and trained
+LOS models in `forecasting/`, and experiments wires them together by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from simulator.view import HospitalView
+
+HOLD = "hold"
+"""`place` answer: the patient boards (waits) for a bed."""
+DIVERT = "divert"
+"""`place` answer: the patient is sent to another hospital (emergency arrivals only)."""
+
+
+@dataclass(slots=True, eq=False)
+class Patient:
+    """One admission as a policy sees it: SPARCS-like attributes and the predicted LOS.
+
+    The true LOS is deliberately absent; only the simulator (and the oracle, through its
+    own channel) knows it.
+    """
+
+    pid: int
+    arrival: float
+    kind: str
+    age_group: str
+    admission_type: str
+    diagnosis_group: str
+    specialty: str
+    severity: int
+    risk_of_mortality: int
+    surgical: bool
+    needs_icu: bool
+    ventilated: bool
+    predicted_los: float
+    home: str
+    """The ward (or step-down unit) the patient belongs to after any ICU phase."""
+    needs: str = ""
+    """The unit the current phase of care needs: the ICU, the step-down unit or `home`."""
+    unit: str | None = None
+    """Where the patient lies now (None while boarding)."""
+    requested_at: float = 0.0
+    """When the pending bed request was made (hours)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A policy's decisions for the coming day.
+
+    `staffed`: staffed beds per unit (units left out keep their current staffing); the
+    simulator caps them at physical beds and at what the nurses on duty can cover, and
+    closes beds only as they empty. `defer`: ids of today's booked electives to push to
+    tomorrow.
+    """
+
+    staffed: dict[str, int] = field(default_factory=dict)
+    defer: frozenset[int] = frozenset()
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Runs the hospital: staffing once a day, a placement on each bed request."""
+
+    def plan(self, day: int, view: HospitalView) -> Plan | None: ...
+
+    def place(self, patient: Patient, view: HospitalView) -> str:
+        """A unit name with a free staffed bed, `HOLD` or `DIVERT`."""
+        ...
+
+
+@runtime_checkable
+class LosModel(Protocol):
+    """Length of stay in days from admission-time attributes (one row per patient)."""
+
+    def predict(self, patients: pd.DataFrame) -> np.ndarray:
+        """Point prediction, what a policy may use."""
+        ...
+
+    def sample(self, patients: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+        """One draw per patient from the predictive distribution: the simulated truth."""
+        ...

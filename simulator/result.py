@@ -1,0 +1,116 @@
+"""The results of one replication: KPIs (as DESIGN.md's Metrics define them), daily census,
+and, when asked for, the per-patient event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simulator.calendar import HOURS_PER_DAY, day_dates
+from simulator.hospital import Hospital
+
+DAILY_COLUMNS = (
+    "day", "unit", "census_mean", "census_midnight", "staffed_mean", "demand_mean",
+    "waiting_mean", "offservice_mean", "admissions", "discharges",
+)
+
+
+@dataclass
+class SimulationResult:
+    scenario: str
+    policy: str
+    seed: int
+    kpis: dict[str, float]
+    daily: pd.DataFrame
+    events: pd.DataFrame | None = None
+    capacity: pd.DataFrame | None = None
+
+    @classmethod
+    def from_hospital(cls, hospital: Hospital, policy: str, seed: int) -> SimulationResult:
+        scenario = hospital.scenario
+        daily = pd.DataFrame(hospital.daily, columns=list(DAILY_COLUMNS))
+        dates = day_dates(scenario, hospital.days)
+        daily.insert(1, "date", pd.to_datetime([dates[d] for d in daily["day"]]))
+        daily.insert(2, "warmup", daily["day"] < scenario.warmup)
+        events = capacity = None
+        if hospital.log is not None:
+            events = pd.DataFrame(hospital.log, columns=["time", "patient", "event", "unit"])
+            capacity = pd.DataFrame(hospital.capacity_log, columns=["time", "unit", "staffed"])
+        return cls(scenario.name, policy, seed, compute_kpis(hospital), daily, events, capacity)
+
+
+def compute_kpis(h: Hospital) -> dict[str, float]:
+    """Every KPI over the measured period (after the warm-up)."""
+    now = h.env.now
+    hours = now - h.warmup_end
+    days = hours / HOURS_PER_DAY
+    costs, counts = h.scenario.costs, h.counts
+    k: dict[str, float] = {}
+    occupied = staffed = premium = offservice = boarding = blocked = 0.0
+    for ward in h.wards:
+        o = ward.census.area_at(now) / HOURS_PER_DAY
+        s = ward.staffed.area_at(now) / HOURS_PER_DAY
+        k[f"mean_census.{ward.name}"] = o / days
+        k[f"staffed_beds.{ward.name}"] = s / days
+        k[f"idle_pct.{ward.name}"] = _pct(1 - o / s) if s > 0 else float("nan")
+        occupied += o
+        staffed += s
+        premium += ward.premium.area_at(now) / HOURS_PER_DAY
+        offservice += ward.offservice.area_at(now)
+        boarding += ward.waiting.area_at(now)
+        blocked += ward.blocked.area_at(now)
+    arrivals = counts.arrivals
+    overflow = counts.offservice_placements + counts.diversions
+    waits = np.asarray(h.waits)
+    target = h.scenario.boarding.target_hours
+    shortfall_hours = h.vent_wait.area_at(now)
+    k.update({
+        "idle_pct": _pct(1 - occupied / staffed) if staffed > 0 else float("nan"),
+        "occupancy_pct": _pct(occupied / staffed) if staffed > 0 else float("nan"),
+        "mean_census": occupied / days,
+        "occupied_bed_days": occupied,
+        "staffed_bed_days": staffed,
+        "premium_bed_days": premium,
+        "arrivals": arrivals,
+        "admissions": counts.admissions,
+        "discharges": counts.discharges,
+        "mean_los_days": counts.stay_days / counts.discharges if counts.discharges else np.nan,
+        "overflow": overflow,
+        "overflow_rate": overflow / arrivals if arrivals else 0.0,
+        "offservice_placements": counts.offservice_placements,
+        "offservice_patient_hours": offservice,
+        "diversions": counts.diversions,
+        "boarded_patients": counts.boarded,
+        "boarded_share": counts.boarded / arrivals if arrivals else 0.0,
+        "boarding_patient_hours": boarding,
+        "time_to_bed_mean_h": waits.mean() if waits.size else 0.0,
+        "time_to_bed_p90_h": float(np.quantile(waits, 0.9)) if waits.size else 0.0,
+        "time_to_bed_within_target": float((waits <= target).mean()) if waits.size else 1.0,
+        "transfer_delay_hours": blocked,
+        "icu_requests": counts.icu_requests,
+        "icu_refusals": counts.icu_refusals,
+        "ventilators_in_use_mean": h.vent_used.area_at(now) / hours,
+        "ventilator_shortfall_patients": counts.ventilator_shortfall_patients,
+        "ventilator_shortfall_hours": shortfall_hours,
+        "elective_deferrals": counts.elective_deferrals,
+        "elective_cancellations": counts.elective_cancellations,
+        "invalid_placements": counts.invalid_placements,
+    })
+    cost = {
+        "cost_staffing": (staffed - premium) * costs.staffed_bed_day
+        + premium * costs.premium_bed_day,
+        "cost_overflow": offservice / HOURS_PER_DAY * costs.overflow_patient_day,
+        "cost_diversion": counts.diversions * costs.diversion,
+        "cost_cancellation": counts.elective_cancellations * costs.elective_cancellation,
+        "cost_ventilator_shortfall": shortfall_hours / HOURS_PER_DAY
+        * costs.ventilator_shortfall_patient_day,
+    }
+    k.update(cost)
+    k["cost_total"] = sum(cost.values())
+    return {name: float(value) for name, value in k.items()}
+
+
+def _pct(share: float) -> float:
+    return 100.0 * share
