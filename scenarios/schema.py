@@ -341,15 +341,21 @@ class Scenario(Strict):
                         f"no unit named {unit!r}{_suggest(unit, names)}",
                     ))
         if self.initial:
-            for unit in self.initial.census:
+            for unit, count in self.initial.census.items():
                 if unit not in names:
                     problems.append((
                         ("initial", "census", unit),
                         f"no unit named {unit!r}{_suggest(unit, names)}",
                     ))
+                elif count > self.unit(unit).default_staffed:
+                    problems.append((
+                        ("initial", "census", unit),
+                        f"{count} patients exceed the unit's {self.unit(unit).default_staffed} "
+                        "staffed beds",
+                    ))
         problems += self._every_patient_has_a_home()
         if _needs_icu(self) and not any(u.kind == "icu" for u in self.units):
-            problems.append((("case_mix", "icu_probability"), "ICU stays need a unit of kind 'icu'"))
+            problems.append((("case_mix", "icu_probability"), "ICU stays need a unit of kind icu"))
         if problems:
             raise ScenarioReferenceError(problems)
         return self
@@ -364,7 +370,9 @@ class Scenario(Strict):
         problems = []
         for path, mix in groups:
             for dx, group in mix.items():
-                homeless = [a for a in AGE_GROUPS if home_unit(self.units, group.specialty, a) is None]
+                homeless = [
+                    a for a in AGE_GROUPS if home_unit(self.units, group.specialty, a) is None
+                ]
                 if homeless:
                     problems.append((
                         (*path, dx, "specialty"),

@@ -35,8 +35,9 @@ class RandomStreams:
 
     @classmethod
     def spawn(cls, seed: int | np.random.SeedSequence) -> RandomStreams:
-        sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        children = sequence.spawn(5)
+        if not isinstance(seed, np.random.SeedSequence):
+            seed = np.random.SeedSequence(seed)
+        children = seed.spawn(5)
         return cls(*(np.random.default_rng(child) for child in children))
 
 

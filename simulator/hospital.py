@@ -126,7 +126,7 @@ class Hospital:
         self._homes: dict[tuple[str, str], int] = {}
         self._patients = patients
         self._columns = {c: patients[c].tolist() for c in (*PATIENT_COLUMNS, "time", "los_true")}
-        self._discharge_hour = patients["discharge_hour"].to_numpy()
+        self._discharge_hour = patients["discharge_hour"].tolist()
         self._day_start = np.searchsorted(
             patients["time"].to_numpy(), np.arange(days + 1) * HOURS_PER_DAY
         ).tolist()
@@ -134,6 +134,7 @@ class Hospital:
         self._daily_marks: dict[tuple[str, str], float] = {}
         self._day_counts: dict[str, list[int]] = {w.name: [0, 0] for w in self.wards}
         self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
+        self._levels = list(self.all_levels().items())
         self._on_arrival = self._arrive
         self._on_phase_end = self._end_phase
         self._on_boarding_limit = self._boarding_limit
@@ -148,17 +149,22 @@ class Hospital:
 
     def make_stay(self, i: int) -> Stay:
         c = self._columns
-        home = self._home(c["specialty"][i], c["age_group"][i])
-        plan = phase_plan(self.scenario, home, c["needs_icu"][i], c["los_true"][i])
+        home_index = self._home(c["specialty"][i], c["age_group"][i])
+        home = self.wards[home_index]
+        needs_icu = c["needs_icu"][i]
+        if needs_icu:
+            plan = phase_plan(self.scenario, home_index, True, c["los_true"][i])
+            phases = [(self.wards[u], hours) for u, hours in plan]
+        else:
+            phases = [(home, c["los_true"][i] * HOURS_PER_DAY)]
+        kind = c["kind"][i]
         patient = Patient(
-            i, c["time"][i], c["kind"][i], c["age_group"][i], c["admission_type"][i],
+            i, c["time"][i], kind, c["age_group"][i], c["admission_type"][i],
             c["diagnosis_group"][i], c["specialty"][i], c["severity"][i],
-            c["risk_of_mortality"][i], c["surgical"][i], c["needs_icu"][i],
-            c["ventilated"][i], c["los_predicted"][i], self.wards[home].name,
+            c["risk_of_mortality"][i], c["surgical"][i], needs_icu, c["ventilated"][i],
+            c["los_predicted"][i], home.name, phases[0][0].name,
         )
-        phases = [(self.wards[u], hours) for u, hours in plan]
-        patient.needs = phases[0][0].name
-        return Stay(patient, phases, patient.kind == "elective")
+        return Stay(patient, phases, kind == "elective")
 
     # ---------------------------------------------------------------- running
     def run(self, initial: list[tuple[int, int, float]] = ()) -> None:
@@ -194,10 +200,12 @@ class Hospital:
             self._electives_today = []
             yield env.timeout(HOURS_PER_DAY)
 
+    def _after(self, hours: float, stay: Stay, callback) -> None:
+        """Call `callback(event)` in `hours`; the event's value is the stay."""
+        self.env.timeout(hours, stay).callbacks.append(callback)
+
     def _schedule_arrival(self, stay: Stay, at: float) -> None:
-        event = self.env.timeout(at - self.env.now)
-        event.stay = stay
-        event.callbacks.append(self._on_arrival)
+        self._after(at - self.env.now, stay, self._on_arrival)
 
     def _apply_plan(self, plan: Plan) -> None:
         for name, beds in plan.staffed.items():
@@ -266,21 +274,23 @@ class Hospital:
 
     # ---------------------------------------------------------------- patient flow
     def _arrive(self, event) -> None:
-        stay = event.stay
+        stay = event.value
         patient = stay.patient
+        now = self.env.now
         self.counts.arrivals += 1
         need = stay.phases[0][0]
-        need.demand.add(self.env.now, 1)
+        need.demand.add(now, 1)
         if need is self.icu:
             self.counts.icu_requests += 1
-        self._log(stay, "arrive", None)
+        if self.log is not None:
+            self._log(stay, "arrive", None)
         self._request(stay, need, patient)
 
     def _request(self, stay: Stay, need: Ward, patient: Patient) -> None:
         now = self.env.now
         patient.requested_at = now
         choice = self.policy.place(patient, self.view)
-        if choice == HOLD or choice == DIVERT:
+        if choice in (HOLD, DIVERT):
             target = None
         else:
             target = self.by_name.get(choice)
@@ -316,12 +326,10 @@ class Hospital:
         self.counts.boarded += 1
         self._log(stay, "board", need.name)
         if limit is not None:
-            event = self.env.timeout(limit)
-            event.stay = stay
-            event.callbacks.append(self._on_boarding_limit)
+            self._after(limit, stay, self._on_boarding_limit)
 
     def _boarding_limit(self, event) -> None:
-        stay = event.stay
+        stay = event.value
         need = stay.waiting_for
         if need is None or stay.unit is not None:
             return  # found a bed in time
@@ -365,20 +373,9 @@ class Hospital:
         patient.unit = ward.name
         if patient.ventilated and ward.kind == "icu" and need is self.icu:
             self._take_ventilator(stay)
-        self._log(stay, "admit", ward.name)
-        hours = stay.phases[stay.phase][1]
-        if stay.phase == len(stay.phases) - 1:
-            hours = self._to_discharge_hour(patient.pid, now, hours)
-        event = self.env.timeout(hours)
-        event.stay = stay
-        event.callbacks.append(self._on_phase_end)
-
-    def _to_discharge_hour(self, pid: int, now: float, hours: float) -> float:
-        hour = self._discharge_hour[pid]
-        if hour != hour:  # NaN: discharges at any hour
-            return hours
-        end = math.floor((now + hours) / HOURS_PER_DAY) * HOURS_PER_DAY + hour
-        return end - now if end > now else end - now + HOURS_PER_DAY
+        if self.log is not None:
+            self._log(stay, "admit", ward.name)
+        self._start_phase(stay, now)
 
     def _leave(self, stay: Stay) -> None:
         """Take the patient out of their bed (the caller decides what the free bed does)."""
@@ -393,7 +390,7 @@ class Hospital:
             self._release_ventilator(stay)
 
     def _end_phase(self, event) -> None:
-        stay = event.stay
+        stay = event.value
         now = self.env.now
         need, _ = stay.phases[stay.phase]
         need.demand.add(now, -1)
@@ -405,7 +402,8 @@ class Hospital:
             self.counts.discharges += 1
             self.counts.stay_days += (now - stay.started) / HOURS_PER_DAY
             self._day_counts[ward.name][1] += 1
-            self._log(stay, "discharge", ward.name)
+            if self.log is not None:
+                self._log(stay, "discharge", ward.name)
             self._bed_freed(ward)
             return
         if stay.off:  # until moved on, the patient counts as a delayed transfer instead
@@ -416,23 +414,25 @@ class Hospital:
         nxt.demand.add(now, 1)
         stay.patient.needs = nxt.name
         if stay.unit is nxt:
-            self._continue(stay, nxt)
+            self._start_phase(stay, now)
         else:
             self._request(stay, nxt, stay.patient)
 
-    def _continue(self, stay: Stay, ward: Ward) -> None:
-        """The next phase happens in the bed the patient already has."""
-        hours = stay.phases[stay.phase][1]
-        if stay.phase == len(stay.phases) - 1:
-            hours = self._to_discharge_hour(stay.patient.pid, self.env.now, hours)
-        event = self.env.timeout(hours)
-        event.stay = stay
-        event.callbacks.append(self._on_phase_end)
+    def _start_phase(self, stay: Stay, now: float) -> None:
+        """Set the clock for the current phase; the last one ends at a discharge hour."""
+        phases = stay.phases
+        hours = phases[stay.phase][1]
+        if stay.phase == len(phases) - 1:
+            hour = self._discharge_hour[stay.patient.pid]
+            if hour == hour:  # not NaN: discharges follow the hour-of-day profile
+                end = math.floor((now + hours) / HOURS_PER_DAY) * HOURS_PER_DAY + hour
+                hours = end - now if end > now else end - now + HOURS_PER_DAY
+        self.env.timeout(hours, stay).callbacks.append(self._on_phase_end)
 
     def _bed_freed(self, ward: Ward) -> None:
         if ward.staffed.value > ward.target:
             self._sync_staffed(ward)
-        elif ward.free > 0:
+        elif ward.queue or ward.feeders:
             self._fill(ward)
 
     def _fill(self, ward: Ward) -> None:
@@ -518,7 +518,7 @@ class Hospital:
         if stay.patient.ventilated and ward is self.icu:
             self._take_ventilator(stay)
         stay.phases = [*stay.phases[:phase], (ward, remaining), *stay.phases[phase + 1:]]
-        self._continue(stay, ward)
+        self._start_phase(stay, 0.0)
 
     # ---------------------------------------------------------------- monitoring
     def all_levels(self) -> dict[tuple[str, str], Level]:
@@ -540,7 +540,7 @@ class Hospital:
         """Daily means of every level, and admissions/discharges per unit."""
         now = self.env.now
         means = {}
-        for key, level in self.all_levels().items():
+        for key, level in self._levels:
             area = level.area_at(now)
             means[key] = (area - self._daily_marks.get(key, 0.0)) / HOURS_PER_DAY
             self._daily_marks[key] = area

@@ -1,0 +1,496 @@
+"""Scenario YAML -> validated `Scenario`, with errors a user can jump to (FILE:LINE:COL).
+
+Every mapping and list read from YAML remembers where each of its keys and values was
+written, and keeps that through `extends` merging and `--set` overrides. Validation errors
+(pydantic's, and the schema's cross-field `ScenarioReferenceError`) are paths in the merged
+document, so each one is looked up there to find the file, line and column to report.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from scenarios.schema import Scenario, ScenarioReferenceError, _suggest, format_path
+
+LIBRARY = Path(__file__).with_name("library")
+OVERRIDE = "--set "  # the file name of an override's problems is "--set PATH=VALUE"
+
+Key = str | int
+DataPath = tuple[Key, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, located so an editor can jump to it (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Everything found wrong at once (fixing one error per run is slow), in file order."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        unique = dict.fromkeys(problems)  # union branches can repeat the same complaint
+        self.problems = sorted(unique, key=_file_order)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+def _file_order(problem: Problem) -> tuple[bool, str, int, int]:
+    """By file, line and column; `--set` overrides last, in the order given."""
+    override = problem.file.startswith(OVERRIDE)
+    return override, "" if override else problem.file, problem.line, problem.column
+
+
+@dataclass(frozen=True)
+class _Mark:
+    file: str
+    line: int
+    column: int
+
+    def problem(self, path: DataPath, message: str) -> Problem:
+        return Problem(self.file, self.line, self.column, format_path(path), message)
+
+
+class _Map(dict):
+    """A mapping that remembers where it, each key and each value were written."""
+
+    def __init__(self, mark: _Mark):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict[Any, _Mark] = {}
+        self.value_marks: dict[Any, _Mark] = {}
+
+    def put(self, key: Any, value: Any, key_mark: _Mark, value_mark: _Mark) -> None:
+        self[key] = value
+        self.key_marks[key] = key_mark
+        self.value_marks[key] = value_mark
+
+    def take(self, key: Any) -> tuple[Any, _Mark]:
+        self.key_marks.pop(key)
+        return self.pop(key), self.value_marks.pop(key)
+
+
+class _List(list):
+    """A list that remembers where it and each item were written."""
+
+    def __init__(self, mark: _Mark):
+        super().__init__()
+        self.mark = mark
+        self.marks: list[_Mark] = []
+
+    def put(self, value: Any, mark: _Mark) -> None:
+        self.append(value)
+        self.marks.append(mark)
+
+
+# Public API
+
+
+def builtin_names() -> list[str]:
+    """Scenarios shipped in `scenarios/library`, usable by name instead of a path."""
+    return sorted(path.stem for path in LIBRARY.glob("*.yaml"))
+
+
+def load(source: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """A built-in scenario by name, or a YAML file, with `extends` and overrides applied."""
+    return _validate(_resolve(source, overrides))
+
+
+def load_text(text: str, filename: str = "<string>", overrides: Sequence[str] = ()) -> Scenario:
+    """Like `load` for YAML already in memory; `filename` names it in errors and anchors
+    relative `extends` paths."""
+    chain = {Path(filename).resolve(): filename}
+    doc = _load_doc(text, filename, Path(filename).parent, chain)
+    return _validate(_override(doc, overrides))
+
+
+def resolve(source: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The fully merged raw mapping (no `extends`), for provenance manifests: exactly what
+    `load` validates, so `Scenario.model_validate(resolve(...))` rebuilds the scenario."""
+    return _plain(_resolve(source, overrides))
+
+
+def _resolve(source: str | Path, overrides: Sequence[str]) -> _Map:
+    path = _find(str(source), Path())
+    if path is None:
+        raise ScenarioError([Problem(str(source), 1, 1, "", _not_found(str(source)))])
+    return _override(_load_file(path, {}), overrides)
+
+
+# Reading YAML with marks
+
+
+def _load_file(path: Path, chain: dict[Path, str]) -> _Map:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise ScenarioError([Problem(name, 1, 1, "", f"cannot read file: {reason}")]) from err
+    return _load_doc(text, name, path.parent, {**chain, path.resolve(): name})
+
+
+def _load_doc(text: str, filename: str, directory: Path, chain: dict[Path, str]) -> _Map:
+    """One document, merged over its `extends` base (recursively); `chain` catches cycles."""
+    doc = _parse(text, filename)
+    if "extends" not in doc:
+        return doc
+    ref, mark = doc.take("extends")
+    if not isinstance(ref, str) or not ref:
+        message = "must be a built-in scenario name or a path to a YAML file"
+        raise ScenarioError([mark.problem(("extends",), message)])
+    path = _find(ref, directory)
+    if path is None:
+        raise ScenarioError([mark.problem(("extends",), _not_found(ref))])
+    if path.resolve() in chain:
+        cycle = " -> ".join([*chain.values(), str(path)])
+        raise ScenarioError([mark.problem(("extends",), f"extends cycle: {cycle}")])
+    return _merge(_load_file(path, chain), doc)
+
+
+def _find(ref: str, directory: Path) -> Path | None:
+    """A file (relative to `directory`) wins over a built-in of the same name."""
+    candidate = directory / ref
+    if candidate.is_file():
+        return candidate
+    if ref in builtin_names():
+        return LIBRARY / f"{ref}.yaml"
+    return None
+
+
+def _not_found(ref: str) -> str:
+    names = ", ".join(builtin_names()) or "none"
+    return f"no file or built-in scenario {ref!r} (built-ins: {names})"
+
+
+def _parse(text: str, filename: str) -> _Map:
+    problems: list[Problem] = []
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else _build(loader, node, filename, (), problems, set())
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = _mark(mark, filename) if mark else _Mark(filename, 1, 1)
+        raise ScenarioError([where.problem((), _yaml_message(err))]) from err
+    except yaml.YAMLError as err:
+        raise ScenarioError([Problem(filename, 1, 1, "", f"invalid YAML: {err}")]) from err
+    if not isinstance(data, _Map):
+        got = "a list" if isinstance(data, list) else repr(data)
+        got = "an empty file" if data is None else got
+        message = f"a scenario must be a mapping of fields (name: ..., units: ...), not {got}"
+        problems.append(Problem(filename, 1, 1, "", message))
+    if problems:
+        raise ScenarioError(problems)
+    return data
+
+
+def _yaml_message(err: yaml.MarkedYAMLError) -> str:
+    message = err.problem or err.context or "invalid YAML"
+    if err.problem and err.context and err.context_mark:
+        message += f" ({err.context} at line {err.context_mark.line + 1})"
+    return message
+
+
+def _mark(mark: yaml.Mark, filename: str) -> _Mark:
+    return _Mark(filename, mark.line + 1, mark.column + 1)
+
+
+def _build(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    filename: str,
+    path: DataPath,
+    problems: list[Problem],
+    active: set[int],
+) -> Any:
+    """Construct a node: scalars by PyYAML's safe rules, containers as marked ones."""
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_object(node, deep=True)
+    if id(node) in active:  # an alias inside its own anchor
+        raise yaml.composer.ComposerError(None, None, "recursive alias", node.start_mark)
+    active.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        result: Any = _List(_mark(node.start_mark, filename))
+        for i, item in enumerate(node.value):
+            value = _build(loader, item, filename, (*path, i), problems, active)
+            result.put(value, _mark(item.start_mark, filename))
+    else:
+        result = _Map(_mark(node.start_mark, filename))
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        loader.flatten_mapping(node)  # `<<: *base` keys come first, so explicit keys win
+        written: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            key_mark = _mark(key_node.start_mark, filename)
+            try:
+                hash(key)
+            except TypeError:
+                problems.append(key_mark.problem(path, "a key must be a plain value"))
+                continue
+            if id(key_node) in explicit:
+                if key in written:
+                    problems.append(key_mark.problem((*path, key), "duplicate key"))
+                written.add(key)
+            value = _build(loader, value_node, filename, (*path, key), problems, active)
+            result.put(key, value, key_mark, _mark(value_node.start_mark, filename))
+    active.discard(id(node))
+    return result
+
+
+# Merging and overrides
+
+
+def _merge(base: Any, child: Any) -> Any:
+    """Child over base: mappings key by key, lists of named mappings item by item (by
+    `name`, new names appended), anything else replaced. Reuses (mutates) `base`."""
+    if isinstance(base, _Map) and isinstance(child, _Map):
+        for key, value in child.items():
+            merged = _merge(base[key], value) if key in base else value
+            base.put(key, merged, child.key_marks[key], child.value_marks[key])
+        base.mark = child.mark
+        return base
+    if _named(base) and _named(child):
+        index = {item["name"]: i for i, item in enumerate(base)}
+        for item, mark in zip(child, child.marks, strict=True):
+            i = index.get(item["name"])
+            if i is None:
+                index[item["name"]] = len(base)
+                base.put(item, mark)
+            else:
+                base[i] = _merge(base[i], item)
+                base.marks[i] = mark
+        base.mark = child.mark
+        return base
+    return child
+
+
+def _named(value: Any) -> bool:
+    return (
+        isinstance(value, _List)
+        and len(value) > 0
+        and all(isinstance(item, _Map) and isinstance(item.get("name"), str) for item in value)
+    )
+
+
+def _override(doc: _Map, overrides: Sequence[str]) -> _Map:
+    if isinstance(overrides, str):  # a lone "a=1" would otherwise be read character by character
+        overrides = [overrides]
+    problems = [p for n, text in enumerate(overrides, 1) for p in _apply(doc, n, text)]
+    if problems:
+        raise ScenarioError(problems)
+    return doc
+
+
+def _apply(doc: _Map, number: int, text: str) -> list[Problem]:
+    """Apply one `PATH=VALUE`; problems are located at `--set TEXT`, line = its number."""
+    file = OVERRIDE + text
+
+    def fail(column: int, path: DataPath, message: str) -> list[Problem]:
+        return [Problem(file, number, column, format_path(path), message)]
+
+    path_text, equals, value_text = text.partition("=")
+    if not equals:
+        return fail(1, (), "expected PATH=VALUE, e.g. units.icu.beds=30")
+    steps: list[tuple[int, str]] = []
+    column = 1
+    for part in path_text.split("."):
+        if not part.strip():
+            return fail(column, (), "empty step in PATH (expected e.g. units.icu.beds)")
+        steps.append((column + len(part) - len(part.lstrip()), part.strip()))
+        column += len(part) + 1
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        offset = mark.column if mark else 0
+        problem = getattr(err, "problem", None) or str(err)
+        return fail(len(path_text) + 2 + offset, (), f"bad value: {problem}")
+
+    mark = _Mark(file, number, 1)
+    node: Any = doc
+    path: DataPath = ()
+    for i, (column, step) in enumerate(steps):
+        last = i == len(steps) - 1
+        if isinstance(node, _Map):
+            if last:
+                node.put(step, _marked(value, mark), mark, mark)
+            elif node.get(step) is None:  # missing (or null) intermediate mappings are created
+                node.put(step, _Map(mark), mark, mark)
+            key: Key = step
+        elif isinstance(node, _List):
+            names = [_item_name(item) for item in node]
+            if step.isdigit():
+                key = int(step)
+                if key >= len(node):
+                    return fail(column, path, f"index {key} is out of range ({len(node)} items)")
+            elif step in names:
+                key = names.index(step)
+            else:
+                known = [str(name) for name in names if name is not None]
+                return fail(column, path, f"no item named {step!r}{_suggest(step, known)}")
+            if last:
+                node[key] = _marked(value, mark)
+                node.marks[key] = mark
+        else:
+            kind = "null" if node is None else type(node).__name__
+            return fail(column, path, f"is a {kind}, not a mapping or list")
+        path = (*path, key)
+        node = node[key]
+    return []
+
+
+def _item_name(item: Any) -> Any:
+    return item.get("name") if isinstance(item, dict) else None
+
+
+def _marked(value: Any, mark: _Mark) -> Any:
+    """An override's value as marked containers, all pointing at the override."""
+    if isinstance(value, dict):
+        result = _Map(mark)
+        for key, item in value.items():
+            result.put(key, _marked(item, mark), mark, mark)
+        return result
+    if isinstance(value, list):
+        items = _List(mark)
+        for item in value:
+            items.put(_marked(item, mark), mark)
+        return items
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+# Validation and locating its errors
+
+
+def _validate(doc: _Map) -> Scenario:
+    try:
+        return Scenario.model_validate(_plain(doc))
+    except ValidationError as err:
+        raise ScenarioError([_from_pydantic(doc, error) for error in err.errors()]) from err
+    except ScenarioReferenceError as err:
+        problems = [_where(doc, path)[0].problem(path, msg) for path, msg in err.problems]
+        raise ScenarioError(problems) from err
+
+
+def _from_pydantic(doc: _Map, error: ErrorDetails) -> Problem:
+    """Unknown fields (and bad dict keys) point at the key, missing ones at the enclosing
+    mapping, the rest at the value."""
+    kind, loc = error["type"], error["loc"]
+    path = _data_path(doc, loc, missing=kind == "missing")
+    if kind == "missing" and path:
+        parent = path[:-1]
+        return _where(doc, parent)[0].problem(parent, f"missing required field {path[-1]!r}")
+    value_mark, key_mark = _where(doc, path)
+    if kind == "extra_forbidden" and path:
+        return key_mark.problem(path, _unknown_field(path))
+    mark = key_mark if loc[-1:] == ("[key]",) else value_mark
+    return mark.problem(path, error["msg"].removeprefix("Value error, "))
+
+
+def _data_path(doc: _Map, loc: tuple[Any, ...], missing: bool) -> DataPath:
+    """Drop what pydantic adds to a location beyond the data (union branch tags such as
+    'constrained-int', "literal['auto']" or 'function-after[...]')."""
+    node: Any = doc
+    path: list[Key] = []
+    for i, part in enumerate(loc):
+        if _has(node, part):
+            node = node[part]
+        elif not (missing and i == len(loc) - 1):
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _has(node: Any, part: Any) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _where(doc: _Map, path: DataPath) -> tuple[_Mark, _Mark]:
+    """Marks of the value at `path` and of its key (of the deepest part that exists)."""
+    node: Any = doc
+    value_mark = key_mark = doc.mark
+    for part in path:
+        if isinstance(node, _Map) and part in node:
+            key_mark, value_mark = node.key_marks[part], node.value_marks[part]
+        elif isinstance(node, _List) and isinstance(part, int) and 0 <= part < len(node):
+            key_mark = value_mark = node.marks[part]
+        else:
+            break
+        node = node[part]
+    return value_mark, key_mark
+
+
+def _unknown_field(path: DataPath) -> str:
+    fields = _field_names(path[:-1])
+    suggestion = _suggest(str(path[-1]), fields)
+    if suggestion or not fields:
+        return f"unknown field{suggestion}"
+    return f"unknown field; valid fields: {', '.join(fields)}"
+
+
+def _field_names(path: DataPath) -> list[str]:
+    """Fields of the model that validates the mapping at `path`, found by walking the
+    schema's type hints (through lists, dicts, Optional, unions and Annotated)."""
+    hints: list[Any] = [Scenario]
+    for part in path:
+        hints = [inner for hint in hints for inner in _inner(hint, part)]
+    models = [t for hint in hints for t in _branches(hint) if _is_model(t)]
+    names = [name for model in models for name in model.model_fields]
+    if not path:
+        names.append("extends")
+    return list(dict.fromkeys(names))
+
+
+def _inner(hint: Any, part: Key) -> list[Any]:
+    found = []
+    for t in _branches(hint):
+        origin = get_origin(t)
+        if _is_model(t) and isinstance(part, str) and part in t.model_fields:
+            found.append(t.model_fields[part].annotation)
+        elif origin is list and isinstance(part, int):
+            found.append(get_args(t)[0])
+        elif origin is dict:
+            found.append(get_args(t)[1])
+    return found
+
+
+def _branches(hint: Any) -> list[Any]:
+    origin = get_origin(hint)
+    if origin is Annotated:
+        return _branches(get_args(hint)[0])
+    if origin is Union or origin is types.UnionType:
+        return [t for arg in get_args(hint) for t in _branches(arg)]
+    return [hint]
+
+
+def _is_model(hint: Any) -> bool:
+    return get_origin(hint) is None and isinstance(hint, type) and issubclass(hint, BaseModel)
