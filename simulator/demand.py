@@ -37,7 +37,12 @@ class RandomStreams:
     def spawn(cls, seed: int | np.random.SeedSequence) -> RandomStreams:
         if not isinstance(seed, np.random.SeedSequence):
             seed = np.random.SeedSequence(seed)
-        children = seed.spawn(5)
+        # Derived by key rather than `seed.spawn`, which would advance the caller's sequence
+        # and hand the next policy different streams.
+        children = [
+            np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, purpose))
+            for purpose in range(5)
+        ]
         return cls(*(np.random.default_rng(child) for child in children))
 
 
