@@ -326,6 +326,12 @@ class Scenario(Strict):
                         ("units", i, "overflow_to", j),
                         f"no unit named {target!r}{_suggest(target, names)}",
                     ))
+        keys = [p.key for p in self.policies]
+        for i, key in enumerate(keys):
+            if keys.index(key) != i:
+                problems.append((
+                    ("policies", i), f"policy {key!r} is listed twice; give one a 'label'"
+                ))
         streams = [s.name for s in self.arrivals]
         for i, surge in enumerate(self.surges):
             for j, stream in enumerate(surge.streams or ()):

@@ -26,6 +26,7 @@ class SimulationResult:
     daily: pd.DataFrame
     events: pd.DataFrame | None = None
     capacity: pd.DataFrame | None = None
+    replication: int = 0
 
     @classmethod
     def from_hospital(cls, hospital: Hospital, policy: str, seed: int) -> SimulationResult:

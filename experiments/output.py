@@ -1,0 +1,113 @@
+"""What a run leaves on disk: KPIs per replication, daily census, and a provenance manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from scenarios.schema import Scenario
+from simulator import SimulationResult
+
+PACKAGES = (
+    "hospsim", "simpy", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "pulp",
+    "highspy", "pydantic", "pyarrow",
+)
+
+
+def kpi_table(results: list[SimulationResult], seed: int) -> pd.DataFrame:
+    """One row per policy x replication: policy, replication, seed, then every KPI."""
+    rows = [
+        {"policy": r.policy, "replication": r.replication, "seed": seed, **r.kpis}
+        for r in results
+    ]
+    return pd.DataFrame(rows)
+
+
+def census_table(results: list[SimulationResult]) -> pd.DataFrame:
+    frames = [
+        r.daily.assign(policy=r.policy, replication=r.replication) for r in results
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    first = ["policy", "replication"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            if name == "xgboost":
+                try:
+                    found[name] = metadata.version("xgboost-cpu")
+                except metadata.PackageNotFoundError:
+                    continue
+    return found
+
+
+def manifest(
+    scenario: Scenario, source: str, overrides: list[str], seed: int, replications: int,
+    workers: int, wall_seconds: float,
+) -> dict:
+    return {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_source": source,
+        "overrides": overrides,
+        "scenario_sha256": scenario_hash(scenario),
+        "seed": seed,
+        "replications": replications,
+        "seed_scheme": "replication r of every policy: numpy SeedSequence(seed, spawn_key=(r,)); "
+        "streams per purpose (arrivals, attributes, los, discharge, initial) spawned by key",
+        "warmup_days": scenario.warmup,
+        "policies": [p.model_dump() for p in scenario.policies],
+        "workers": workers,
+        "wall_seconds": round(wall_seconds, 3),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "command": sys.argv,
+        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+    }
+
+
+def write_outputs(
+    out: Path, results: list[SimulationResult], info: dict
+) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    kpis = kpi_table(results, info["seed"])
+    paths = {
+        "kpis.csv": out / "kpis.csv",
+        "kpis.parquet": out / "kpis.parquet",
+        "census.parquet": out / "census.parquet",
+        "manifest.json": out / "manifest.json",
+    }
+    kpis.to_csv(paths["kpis.csv"], index=False)
+    kpis.to_parquet(paths["kpis.parquet"], index=False)
+    census_table(results).to_parquet(paths["census.parquet"], index=False)
+    paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
+    return paths
