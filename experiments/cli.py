@@ -52,7 +52,7 @@ def _load(source: str, overrides: list[str]) -> Scenario:
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="built-in name (see `hospsim scenarios`) or YAML")],
+    scenario: Annotated[str, typer.Argument(help="built-in name (`hospsim scenarios`) or YAML")],
     replications: Annotated[int | None, typer.Option("--replications", "-n", min=1)] = None,
     seed: Annotated[int | None, typer.Option(help="root seed (default: the scenario's)")] = None,
     out: Annotated[Path, typer.Option(help="output folder")] = Path("results"),
