@@ -15,7 +15,7 @@ from rich.table import Table
 
 import scenarios
 from experiments.output import manifest, write_outputs
-from experiments.runner import default_workers, run_replications
+from experiments.runner import check_policies, default_workers, run_replications
 from experiments.stats import summarise
 from scenarios.schema import Scenario
 
@@ -25,7 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
 
 HEADLINE_KPIS = (
     ("occupancy_pct", "Occupancy of staffed beds (%)"),
@@ -46,7 +45,7 @@ def _load(source: str, overrides: list[str]) -> Scenario:
     try:
         return scenarios.load(source, overrides)
     except scenarios.ScenarioError as error:
-        err.print(f"[red]{error}[/red]", highlight=False, markup=False)
+        typer.echo(str(error), err=True)  # unwrapped, so FILE:LINE:COL stays clickable
         raise typer.Exit(2) from None
 
 
@@ -69,6 +68,11 @@ def run(
     overrides += [f"seed={seed}"] if seed is not None else []
     overrides += [f"horizon_days={days}"] if days else []
     resolved = _load(scenario, overrides)
+    try:
+        check_policies(resolved)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     workers = workers or default_workers()
     total = resolved.replications * len(resolved.policies)
     console.print(
@@ -81,14 +85,10 @@ def run(
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task("replications", total=total)
-        try:
-            done = run_replications(
-                resolved, resolved.replications, resolved.seed, workers,
-                on_done=lambda task, result: progress.advance(bar),
-            )
-        except ValueError as error:
-            err.print(f"[red]{error}[/red]")
-            raise typer.Exit(2) from None
+        done = run_replications(
+            resolved, resolved.replications, resolved.seed, workers,
+            on_done=lambda task, result: progress.advance(bar),
+        )
     wall = time.perf_counter() - started
     results = [result for _, result in done]
     info = manifest(resolved, scenario, overrides, resolved.seed, resolved.replications,
@@ -135,7 +135,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="YAML files or buil
             scenario = scenarios.load(source)
         except scenarios.ScenarioError as error:
             failed += 1
-            err.print(str(error), highlight=False, markup=False)
+            typer.echo(str(error), err=True)
         else:
             console.print(f"{source}: ok ({scenario.name}: {len(scenario.units)} units, "
                           f"{sum(u.beds for u in scenario.units)} beds)")

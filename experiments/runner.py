@@ -56,8 +56,7 @@ def run_replications(
 ) -> list[tuple[Task, SimulationResult]]:
     """Run every (policy, replication); results come back in task order."""
     todo = tasks(scenario, replications, seed)
-    for spec in scenario.policies:  # fail fast on a misspelt policy or parameter
-        make_policy(spec.name, spec.params)
+    check_policies(scenario)
     done = {task.key: result for task, result in _run(scenario, todo, workers, on_done)}
     return [(task, done[task.key]) for task in todo]
 
@@ -77,6 +76,12 @@ def _run(scenario, todo, workers, on_done) -> Iterator[tuple[Task, SimulationRes
             if on_done:
                 on_done(task, result)
             yield task, result
+
+
+def check_policies(scenario: Scenario) -> None:
+    """Fail before any work on a misspelt policy or parameter (ValueError naming valid ones)."""
+    for spec in scenario.policies:
+        make_policy(spec.name, spec.params)
 
 
 def default_workers() -> int:
