@@ -50,10 +50,11 @@ def initial_patients(
             continue
         unit = index[name]
         time_here = np.array([sum(h for u, h in plan if u == unit) for plan in plans])
-        if np.count_nonzero(time_here) < count:
-            raise ValueError(f"initial.census.{name}: too few of this scenario's patients "
-                             f"ever stay in unit {name!r} to fill {count} beds")
-        chosen = rng.choice(len(plans), size=count, replace=False, p=time_here / time_here.sum())
+        if not time_here.any():
+            raise ValueError(f"initial.census.{name}: none of this scenario's patients "
+                             f"ever stays in unit {name!r}")
+        # With replacement: a candidate drawn twice gets two independent times so far.
+        chosen = rng.choice(len(plans), size=count, p=time_here / time_here.sum())
         for row in chosen:
             phase = next(k for k, (u, _) in enumerate(plans[row]) if u == unit)
             before = sum(h for _, h in plans[row][:phase])
