@@ -169,13 +169,11 @@ class Hospital:
     # ---------------------------------------------------------------- running
     def run(self, initial: list[tuple[int, int, float]] = ()) -> None:
         """Simulate; `initial` lists (patient row, phase, hours left) already in bed."""
-        for row, phase, remaining in initial:
-            self._place_initial(self.make_stay(row), phase, remaining)
-        self.env.process(self._days())
+        self.env.process(self._days(initial))
         self.env.run(until=self.days * HOURS_PER_DAY)
         self._record_day(self.days - 1)
 
-    def _days(self):
+    def _days(self, initial: list[tuple[int, int, float]]):
         env = self.env
         for day in range(self.days):
             self.day = day
@@ -184,6 +182,9 @@ class Hospital:
             if day * HOURS_PER_DAY == self.warmup_end:
                 self._reset_monitors()
             self._apply_shocks(day)
+            if day == 0:
+                for row, phase, remaining in initial:
+                    self._place_initial(self.make_stay(row), phase, remaining)
             self._electives_today = self._deferred
             self._deferred = []
             for i in range(self._day_start[day], self._day_start[day + 1]):
@@ -265,12 +266,13 @@ class Hospital:
                     for ward in self.wards if name == "*" else [self.by_name[name]]:
                         availability[ward.name] *= share
                 vents_out += surge.ventilators_out
+        # Ventilators first: re-staffing below admits boarders, who may need one.
+        self.vent_available.set(self.env.now, max(0, self.ventilators - vents_out))
+        self._serve_ventilators()
         for ward in self.wards:
             nurses = math.floor(ward.nurses * availability[ward.name] + 1e-9)
             ward.regular = min(ward.beds, math.floor(nurses * ward.nurse_ratio + 1e-9))
             self._set_target(ward, ward.wanted)
-        self.vent_available.set(self.env.now, max(0, self.ventilators - vents_out))
-        self._serve_ventilators()
 
     # ---------------------------------------------------------------- patient flow
     def _arrive(self, event) -> None:
@@ -371,10 +373,10 @@ class Hospital:
             self.counts.offservice_placements += 1
         stay.unit = ward
         patient.unit = ward.name
-        if patient.ventilated and ward.kind == "icu" and need is self.icu:
-            self._take_ventilator(stay)
         if self.log is not None:
             self._log(stay, "admit", ward.name)
+        if patient.ventilated and ward.kind == "icu" and need is self.icu:
+            self._take_ventilator(stay)
         self._start_phase(stay, now)
 
     def _leave(self, stay: Stay) -> None:
@@ -515,6 +517,7 @@ class Hospital:
         ward.occupants.add(stay.patient)
         stay.unit = ward
         stay.patient.unit = ward.name
+        self._log(stay, "admit", ward.name)
         if stay.patient.ventilated and ward is self.icu:
             self._take_ventilator(stay)
         stay.phases = [*stay.phases[:phase], (ward, remaining), *stay.phases[phase + 1:]]
