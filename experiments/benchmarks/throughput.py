@@ -30,6 +30,7 @@ from policies import make_policy
 from policies.baseline import Static
 from scenarios.schema import Scenario
 from simulator import simulate
+from simulator.theory import erlang_c, mmc_mean_wait
 
 try:  # optional, `pip install 'hospsim[bench]'`; imported here so no run times the import
     import ciw
@@ -57,17 +58,6 @@ class Run:
     def from_waits(cls, patients: int, waits_days: list[float]) -> Run:
         waits = np.asarray(waits_days)
         return cls(patients, float((waits > 0).mean()), float(waits.mean()) * HOURS_PER_DAY)
-
-
-@dataclass
-class Row:
-    model: str
-    patients: int
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.patients / self.seconds
 
 
 # ---------------------------------------------------------------- the models
@@ -201,19 +191,11 @@ def best_times(models: dict[str, Callable[[], Run]], repeat: int) -> dict[str, t
     return best
 
 
-def erlang_c(servers: int, load: float) -> float:
-    """P(wait) in an M/M/c queue with offered load `load` (Erlang B recursion, stable)."""
-    b = 1.0
-    for k in range(1, servers + 1):
-        b = load * b / (k + load * b)
-    return servers * b / (servers - load * (1 - b))
-
-
 def sanity(name: str, run: Run) -> str:
     """Mean wait and P(wait) against Erlang C: a check the models are the same queue. Loose
     bounds: at 90% load one long run's mean wait still varies by several percent."""
     p_wait = erlang_c(SERVERS, RATE_PER_DAY * MEAN_LOS_DAYS)
-    mean_wait_h = p_wait / (SERVERS / MEAN_LOS_DAYS - RATE_PER_DAY) * HOURS_PER_DAY
+    mean_wait_h = mmc_mean_wait(SERVERS, RATE_PER_DAY, MEAN_LOS_DAYS) * HOURS_PER_DAY
     assert run.p_wait is not None and run.mean_wait_h is not None
     ok = abs(run.p_wait / p_wait - 1) < 0.15 and abs(run.mean_wait_h / mean_wait_h - 1) < 0.25
     return (f"  {name:<16} P(wait) {run.p_wait:.3f} (Erlang C {p_wait:.3f})   mean wait "
