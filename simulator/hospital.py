@@ -34,7 +34,7 @@ class Ward:
     __slots__ = (
         "beds", "blocked", "census", "demand", "feeders", "kind", "name", "nurse_ratio",
         "nurses", "occupants", "offservice", "options", "premium", "queue", "regular",
-        "spec", "staffed", "target", "waiting", "wanted",
+        "sources", "spec", "staffed", "target", "waiting", "wanted",
     )
 
     def __init__(self, spec: Unit) -> None:
@@ -107,6 +107,8 @@ class Hospital:
         for ward in self.wards:
             for target in ward.spec.overflow_to:
                 self.by_name[target].feeders.append(ward)
+        for ward in self.wards:
+            ward.sources = (ward, *ward.feeders)  # whose queues a free bed here may serve
         self.icu = next((w for w in self.wards if w.kind == "icu"), None)
         self.ventilators = scenario.ventilators
         self.vent_available = Level(scenario.ventilators)
@@ -135,6 +137,7 @@ class Hospital:
         self._day_counts: dict[str, list[int]] = {w.name: [0, 0] for w in self.wards}
         self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
         self._levels = list(self.all_levels().items())
+        self._shocks: list = []
         self._on_arrival = self._arrive
         self._on_phase_end = self._end_phase
         self._on_boarding_limit = self._boarding_limit
@@ -185,6 +188,8 @@ class Hospital:
             if day == 0:
                 for row, phase, remaining in initial:
                     self._place_initial(self.make_stay(row), phase, remaining)
+            # Each arrival is a timeout whose value is the stay and whose callback admits it.
+            now, arrive = env.now, self._on_arrival
             self._electives_today = self._deferred
             self._deferred = []
             for i in range(self._day_start[day], self._day_start[day + 1]):
@@ -192,21 +197,14 @@ class Hospital:
                 if stay.elective:
                     self._electives_today.append(stay)
                 else:
-                    self._schedule_arrival(stay, stay.patient.arrival)
+                    env.timeout(stay.patient.arrival - now, stay).callbacks.append(arrive)
             plan = self.policy.plan(day, self.view)
             if plan is not None:
                 self._apply_plan(plan)
             for stay in self._electives_today:
-                self._schedule_arrival(stay, stay.patient.arrival)
+                env.timeout(stay.patient.arrival - now, stay).callbacks.append(arrive)
             self._electives_today = []
             yield env.timeout(HOURS_PER_DAY)
-
-    def _after(self, hours: float, stay: Stay, callback) -> None:
-        """Call `callback(event)` in `hours`; the event's value is the stay."""
-        self.env.timeout(hours, stay).callbacks.append(callback)
-
-    def _schedule_arrival(self, stay: Stay, at: float) -> None:
-        self._after(at - self.env.now, stay, self._on_arrival)
 
     def _apply_plan(self, plan: Plan) -> None:
         for name, beds in plan.staffed.items():
@@ -257,15 +255,23 @@ class Hospital:
             self._fill(ward)
 
     def _apply_shocks(self, day: int) -> None:
+        """Nurses and ventilators in service today; work only on days that change them."""
+        offset = day - self.scenario.warmup
+        active = [
+            surge for surge in self.scenario.surges
+            if surge.start_day <= offset < surge.start_day + surge.duration_days
+            and (surge.staff_availability or surge.ventilators_out)
+        ]
+        if day > 0 and active == self._shocks:
+            return
+        self._shocks = active
         availability = {w.name: 1.0 for w in self.wards}
         vents_out = 0
-        offset = day - self.scenario.warmup
-        for surge in self.scenario.surges:
-            if surge.start_day <= offset < surge.start_day + surge.duration_days:
-                for name, share in surge.staff_availability.items():
-                    for ward in self.wards if name == "*" else [self.by_name[name]]:
-                        availability[ward.name] *= share
-                vents_out += surge.ventilators_out
+        for surge in active:
+            for name, share in surge.staff_availability.items():
+                for ward in self.wards if name == "*" else [self.by_name[name]]:
+                    availability[ward.name] *= share
+            vents_out += surge.ventilators_out
         # Ventilators first: re-staffing below admits boarders, who may need one.
         self.vent_available.set(self.env.now, max(0, self.ventilators - vents_out))
         self._serve_ventilators()
@@ -328,7 +334,7 @@ class Hospital:
         self.counts.boarded += 1
         self._log(stay, "board", need.name)
         if limit is not None:
-            self._after(limit, stay, self._on_boarding_limit)
+            self.env.timeout(limit, stay).callbacks.append(self._on_boarding_limit)
 
     def _boarding_limit(self, event) -> None:
         stay = event.value
@@ -448,7 +454,7 @@ class Hospital:
 
     def _next_waiting(self, ward: Ward) -> Stay | None:
         best = None
-        for owner in (ward, *ward.feeders):
+        for owner in ward.sources:
             queue = owner.queue
             while queue and queue[0].waiting_for is not owner:
                 queue.popleft()  # left the queue some other way
