@@ -17,6 +17,7 @@ import scenarios
 from experiments.output import manifest, write_outputs
 from experiments.runner import check_policies, default_workers, run_replications
 from experiments.stats import summarise
+from experiments.warmup import resolve_warmup
 from scenarios.schema import Scenario
 
 app = typer.Typer(
@@ -73,6 +74,9 @@ def run(
     except ValueError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
+    resolved, warmup = resolve_warmup(resolved)
+    if warmup is not None:
+        console.print(f"warm-up: MSER-5 on {warmup.pilots} pilot runs chose {warmup.days} days")
     workers = workers or default_workers()
     total = resolved.replications * len(resolved.policies)
     console.print(
@@ -91,8 +95,7 @@ def run(
         )
     wall = time.perf_counter() - started
     results = [result for _, result in done]
-    info = manifest(resolved, scenario, overrides, resolved.seed, resolved.replications,
-                    workers, wall)
+    info = manifest(resolved, scenario, overrides, warmup, workers, wall)
     paths = write_outputs(out, results, info)
     _print_summary(results, resolved)
     console.print(f"{total} replications in {wall:.1f} s; wrote "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.warmup import WarmupChoice
 from scenarios.schema import Scenario
 from simulator import SimulationResult
 
@@ -72,19 +73,27 @@ def versions() -> dict[str, str]:
 
 
 def manifest(
-    scenario: Scenario, source: str, overrides: list[str], seed: int, replications: int,
+    scenario: Scenario, source: str, overrides: list[str], warmup: WarmupChoice | None,
     workers: int, wall_seconds: float,
 ) -> dict:
+    """Everything needed to reproduce a run, and to see that a result came from it."""
+    if warmup is None:
+        warmup_info = {"days": scenario.warmup, "method": "given"}
+    else:
+        warmup_info = {
+            "days": warmup.days, "method": "MSER-5 on the daily total census",
+            "pilot_replications": warmup.pilots, "pilot_census": warmup.census,
+        }
     return {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_source": source,
         "overrides": overrides,
         "scenario_sha256": scenario_hash(scenario),
-        "seed": seed,
-        "replications": replications,
+        "seed": scenario.seed,
+        "replications": scenario.replications,
         "seed_scheme": "replication r of every policy: numpy SeedSequence(seed, spawn_key=(r,)); "
         "streams per purpose (arrivals, attributes, los, discharge, initial) spawned by key",
-        "warmup_days": scenario.warmup,
+        "warmup": warmup_info,
         "policies": [p.model_dump() for p in scenario.policies],
         "workers": workers,
         "wall_seconds": round(wall_seconds, 3),

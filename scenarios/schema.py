@@ -297,7 +297,9 @@ class Scenario(Strict):
     description: str = ""
     start_date: dt.date = dt.date(2025, 1, 1)
     horizon_days: Annotated[int, Field(ge=1)] = 365
-    warmup_days: Annotated[int, Field(ge=0)] | Literal["auto"] = 28
+    warmup_days: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        28, description="days simulated before measuring; 'auto' chooses them by MSER-5"
+    )
     seed: Annotated[int, Field(ge=0)] = 2026
     replications: Annotated[int, Field(ge=1)] = 10
     units: Annotated[list[Unit], Field(min_length=1)]
@@ -395,8 +397,13 @@ class Scenario(Strict):
 
     @property
     def warmup(self) -> int:
-        """Warm-up days to simulate (MSER-5 for 'auto' lands with the experiments runner)."""
-        return 28 if self.warmup_days == "auto" else self.warmup_days
+        """Warm-up days to simulate; 'auto' must have been resolved (MSER-5) by then."""
+        if self.warmup_days == "auto":
+            raise ValueError(
+                "warmup_days is 'auto': choose it first with "
+                "experiments.warmup.resolve_warmup(scenario), or give a number of days"
+            )
+        return self.warmup_days
 
 
 def _needs_icu(scenario: Scenario) -> bool:
