@@ -62,6 +62,9 @@ def run(
         typer.Option("--set", help="override a field: PATH=VALUE, e.g. units.icu.beds=30"),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    event_log: Annotated[
+        bool, typer.Option("--event-log", help="also write every patient event (large)")
+    ] = False,
 ) -> None:
     """Run the scenario's policies over replications; write KPIs, census and a manifest."""
     overrides = list(set_ or [])
@@ -91,7 +94,7 @@ def run(
         bar = progress.add_task("replications", total=total)
         done = run_replications(
             resolved, resolved.replications, resolved.seed, workers,
-            on_done=lambda task, result: progress.advance(bar),
+            on_done=lambda task, result: progress.advance(bar), event_log=event_log,
         )
     wall = time.perf_counter() - started
     results = [result for _, result in done]

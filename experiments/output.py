@@ -118,5 +118,12 @@ def write_outputs(
     kpis.to_csv(paths["kpis.csv"], index=False)
     kpis.to_parquet(paths["kpis.parquet"], index=False)
     census_table(results).to_parquet(paths["census.parquet"], index=False)
+    if all(r.events is not None for r in results):
+        paths["events.parquet"] = out / "events.parquet"
+        events = pd.concat(
+            [r.events.assign(policy=r.policy, replication=r.replication) for r in results],
+            ignore_index=True,
+        )
+        events.to_parquet(paths["events.parquet"], index=False)
     paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
     return paths

@@ -40,9 +40,11 @@ def tasks(scenario: Scenario, replications: int, seed: int) -> list[Task]:
     ]
 
 
-def run_task(scenario: Scenario, task: Task) -> SimulationResult:
+def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> SimulationResult:
     policy = make_policy(task.policy.name, task.policy.params)
-    result = simulate(scenario, policy, task.seed_sequence, policy_name=task.policy.key)
+    result = simulate(
+        scenario, policy, task.seed_sequence, event_log=event_log, policy_name=task.policy.key
+    )
     result.replication = task.replication
     return result
 
@@ -53,24 +55,26 @@ def run_replications(
     seed: int,
     workers: int = 1,
     on_done: Callable[[Task, SimulationResult], None] | None = None,
+    event_log: bool = False,
 ) -> list[tuple[Task, SimulationResult]]:
     """Run every (policy, replication); results come back in task order."""
     todo = tasks(scenario, replications, seed)
     check_policies(scenario)
-    done = {task.key: result for task, result in _run(scenario, todo, workers, on_done)}
+    runs = _run(scenario, todo, workers, on_done, event_log)
+    done = {task.key: result for task, result in runs}
     return [(task, done[task.key]) for task in todo]
 
 
-def _run(scenario, todo, workers, on_done) -> Iterator[tuple[Task, SimulationResult]]:
+def _run(scenario, todo, workers, on_done, event_log) -> Iterator[tuple[Task, SimulationResult]]:
     if workers <= 1 or len(todo) <= 1:
         for task in todo:
-            result = run_task(scenario, task)
+            result = run_task(scenario, task, event_log)
             if on_done:
                 on_done(task, result)
             yield task, result
         return
     with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-        futures = {pool.submit(run_task, scenario, task): task for task in todo}
+        futures = {pool.submit(run_task, scenario, task, event_log): task for task in todo}
         for future in as_completed(futures):
             task, result = futures[future], future.result()
             if on_done:
