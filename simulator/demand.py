@@ -127,23 +127,27 @@ def draw_patients(
         parts.append(attributes)
     patients = pd.concat(parts, ignore_index=True) if parts else empty_patients(scenario)
     patients = patients.sort_values("time", kind="stable", ignore_index=True)
-    return add_stay(scenario, patients, los_model, streams)
+    return add_stay(scenario, patients, los_model, streams.los, streams.discharge)
 
 
 def add_stay(
-    scenario: Scenario, patients: pd.DataFrame, los_model: LosModel, streams: RandomStreams
+    scenario: Scenario,
+    patients: pd.DataFrame,
+    los_model: LosModel,
+    los_rng: np.random.Generator,
+    discharge_rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Predicted LOS (what policies see), true LOS (what happens) and the discharge hour."""
     n = len(patients)
     patients["los_predicted"] = np.asarray(los_model.predict(patients), dtype=float)
-    patients["los_true"] = np.asarray(los_model.sample(patients, streams.los), dtype=float)
+    patients["los_true"] = np.asarray(los_model.sample(patients, los_rng), dtype=float)
     profile = scenario.pathway.discharge_hour_profile
     if profile is None:
         patients["discharge_hour"] = np.nan
     else:
         p = np.asarray(profile, dtype=float)
-        hour = streams.discharge.choice(HOURS_PER_DAY, size=n, p=p / p.sum())
-        patients["discharge_hour"] = hour + streams.discharge.random(n)
+        hour = discharge_rng.choice(HOURS_PER_DAY, size=n, p=p / p.sum())
+        patients["discharge_hour"] = hour + discharge_rng.random(n)
     return patients
 
 

@@ -35,7 +35,7 @@ def initial_patients(
         [draw_attributes(scenario, s, -1, int(k), rng) for s, k in enumerate(per_stream)],
         ignore_index=True,
     )
-    pool = add_stay(scenario, pool, los_model, RandomStreams(rng, rng, rng, rng, rng))
+    pool = add_stay(scenario, pool, los_model, rng, rng)
     plans = [
         phase_plan(scenario, home_unit(scenario.units, sp, str(age)), icu, los)
         for sp, age, icu, los in zip(
