@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 import scenarios
-from experiments.output import manifest, write_outputs
-from experiments.runner import check_policies, default_workers, run_replications
+from experiments.runner import default_workers
 from experiments.stats import summarise
-from experiments.warmup import resolve_warmup
+from experiments.study import run_study
 from scenarios.schema import Scenario
 
 app = typer.Typer(
@@ -62,6 +60,13 @@ def run(
         typer.Option("--set", help="override a field: PATH=VALUE, e.g. units.icu.beds=30"),
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="keep finished replications in OUT, run the rest")
+    ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(help="run on Dask: 'local' (a LocalCluster) or a scheduler address"),
+    ] = None,
     event_log: Annotated[
         bool, typer.Option("--event-log", help="also write every patient event (large)")
     ] = False,
@@ -72,47 +77,53 @@ def run(
     overrides += [f"seed={seed}"] if seed is not None else []
     overrides += [f"horizon_days={days}"] if days else []
     resolved = _load(scenario, overrides)
-    try:
-        check_policies(resolved)
-    except ValueError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
-    resolved, warmup = resolve_warmup(resolved)
-    if warmup is not None:
-        console.print(f"warm-up: MSER-5 on {warmup.pilots} pilot runs chose {warmup.days} days")
     workers = workers or default_workers()
-    total = resolved.replications * len(resolved.policies)
-    console.print(
-        f"[bold]{resolved.name}[/bold]: {resolved.horizon_days} days after "
-        f"{resolved.warmup} warm-up days, {resolved.replications} replications x "
-        f"{len(resolved.policies)} policies, seed {resolved.seed}, {workers} workers"
-    )
-    started = time.perf_counter()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        bar = progress.add_task("replications", total=total)
-        done = run_replications(
-            resolved, resolved.replications, resolved.seed, workers,
-            on_done=lambda task, result: progress.advance(bar), event_log=event_log,
-        )
-    wall = time.perf_counter() - started
-    results = [result for _, result in done]
-    info = manifest(resolved, scenario, overrides, warmup, workers, wall)
-    paths = write_outputs(out, results, info)
-    _print_summary(results, resolved)
-    console.print(f"{total} replications in {wall:.1f} s; wrote "
-                  + ", ".join(str(p) for p in paths.values()))
+        bar = progress.add_task("replications", total=None)
+
+        def started(final: Scenario, todo: int, reused: int) -> None:
+            if final.warmup_days != resolved.warmup_days:
+                console.print(f"warm-up: MSER-5 on pilot runs chose {final.warmup} days")
+            console.print(
+                f"[bold]{final.name}[/bold]: {final.horizon_days} days after {final.warmup} "
+                f"warm-up days, {final.replications} replications x {len(final.policies)} "
+                f"policies, seed {final.seed}, {workers} workers"
+                + (f"; {reused} replications already done" if reused else "")
+            )
+            progress.update(bar, total=todo)
+
+        try:
+            study = run_study(
+                resolved, out, source=scenario, overrides=overrides, workers=workers,
+                resume=resume, event_log=event_log, dask=dask, on_start=started,
+                on_done=lambda: progress.advance(bar),
+            )
+        except (ValueError, RuntimeError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+    if len(study.kpis):
+        _print_summary(study.kpis, study.scenario)
+    console.print(f"{study.ran} replications in {study.wall_seconds:.1f} s; wrote "
+                  + ", ".join(str(p) for p in study.paths.values()))
+    for failure in study.failures:
+        last = failure.traceback.strip().splitlines()[-1]
+        typer.echo(f"replication {failure.task.replication} of {failure.task.policy.key} "
+                   f"(seed {failure.task.seed}, spawn key {failure.task.replication}) "
+                   f"failed: {last}", err=True)
+    if study.failures:
+        typer.echo(f"{len(study.failures)} replications failed; tracebacks in "
+                   f"{out / 'replications' / 'failures'}; --resume reruns them", err=True)
+        raise typer.Exit(1)
 
 
-def _print_summary(results, scenario: Scenario) -> None:
-    from experiments.output import kpi_table
-
-    summary = summarise(kpi_table(results, scenario.seed))
+def _print_summary(kpis: pd.DataFrame, scenario: Scenario) -> None:
+    summary = summarise(kpis)
     table = Table(title=f"{scenario.name}: mean and 95% CI over {scenario.replications} "
                   "replications")
     table.add_column("KPI")
-    policies = list(dict.fromkeys(summary["policy"]))
+    policies = [p.key for p in scenario.policies if p.key in set(summary["policy"])]
     for policy in policies:
         table.add_column(policy, justify="right")
     index = summary.set_index(["policy", "kpi"])

@@ -10,34 +10,14 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import pandas as pd
-
+from experiments.store import ResultStore
 from experiments.warmup import WarmupChoice
 from scenarios.schema import Scenario
-from simulator import SimulationResult
 
 PACKAGES = (
     "hospsim", "simpy", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "pulp",
     "highspy", "pydantic", "pyarrow",
 )
-
-
-def kpi_table(results: list[SimulationResult], seed: int) -> pd.DataFrame:
-    """One row per policy x replication: policy, replication, seed, then every KPI."""
-    rows = [
-        {"policy": r.policy, "replication": r.replication, "seed": seed, **r.kpis}
-        for r in results
-    ]
-    return pd.DataFrame(rows)
-
-
-def census_table(results: list[SimulationResult]) -> pd.DataFrame:
-    frames = [
-        r.daily.assign(policy=r.policy, replication=r.replication) for r in results
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    first = ["policy", "replication"]
-    return table[first + [c for c in table.columns if c not in first]]
 
 
 def scenario_hash(scenario: Scenario) -> str:
@@ -104,26 +84,18 @@ def manifest(
     }
 
 
-def write_outputs(
-    out: Path, results: list[SimulationResult], info: dict
-) -> dict[str, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    kpis = kpi_table(results, info["seed"])
-    paths = {
-        "kpis.csv": out / "kpis.csv",
-        "kpis.parquet": out / "kpis.parquet",
-        "census.parquet": out / "census.parquet",
-        "manifest.json": out / "manifest.json",
-    }
+def write_outputs(out: Path, store: ResultStore, info: dict) -> dict[str, Path]:
+    """The study's tables, gathered from every replication in the store."""
+    kpis = store.read("kpis").drop(columns="scenario")
+    census = store.read("census").drop(columns="scenario")
+    paths = {name: out / name for name in
+             ("kpis.csv", "kpis.parquet", "census.parquet", "manifest.json")}
     kpis.to_csv(paths["kpis.csv"], index=False)
     kpis.to_parquet(paths["kpis.parquet"], index=False)
-    census_table(results).to_parquet(paths["census.parquet"], index=False)
-    if all(r.events is not None for r in results):
+    census.to_parquet(paths["census.parquet"], index=False)
+    events = store.read("events")
+    if events is not None:
         paths["events.parquet"] = out / "events.parquet"
-        events = pd.concat(
-            [r.events.assign(policy=r.policy, replication=r.replication) for r in results],
-            ignore_index=True,
-        )
-        events.to_parquet(paths["events.parquet"], index=False)
+        events.drop(columns="scenario").to_parquet(paths["events.parquet"], index=False)
     paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
     return paths

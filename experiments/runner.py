@@ -1,14 +1,17 @@
-"""Replications of every policy in a scenario, in-process or on a local process pool.
+"""Replications of every policy in a scenario: in-process, on a local process pool, or on
+a Dask cluster.
 
-Replication r of every policy runs from the same `SeedSequence(seed, spawn_key=(r,))`,
-so the policies meet the same patients (common random numbers), and the numbers do not
-depend on which worker ran what.
+Replication r of every policy runs from the same `SeedSequence(seed, spawn_key=(r,))`, so
+the policies meet the same patients (common random numbers), and no number depends on which
+worker or backend ran what. A replication that raises is returned as a `Failure` with its
+seed and traceback; the others go on.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -34,52 +37,89 @@ class Task:
         return np.random.SeedSequence(self.seed, spawn_key=(self.replication,))
 
 
-def tasks(scenario: Scenario, replications: int, seed: int) -> list[Task]:
+@dataclass(frozen=True)
+class Failure:
+    task: Task
+    error: str
+    traceback: str
+
+    def record(self) -> dict:
+        return {
+            "policy": self.task.policy.key, "replication": self.task.replication,
+            "seed": self.task.seed, "spawn_key": [self.task.replication],
+            "error": self.error, "traceback": self.traceback,
+        }
+
+
+Outcome = SimulationResult | Failure
+
+
+def tasks(scenario: Scenario) -> list[Task]:
     return [
-        Task(policy, r, seed) for r in range(replications) for policy in scenario.policies
+        Task(policy, r, scenario.seed)
+        for r in range(scenario.replications) for policy in scenario.policies
     ]
 
 
-def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> SimulationResult:
-    policy = make_policy(task.policy.name, task.policy.params)
-    result = simulate(
-        scenario, policy, task.seed_sequence, event_log=event_log, policy_name=task.policy.key
-    )
+def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> Outcome:
+    """One replication; any exception comes back as a `Failure` rather than ending the run."""
+    try:
+        policy = make_policy(task.policy.name, task.policy.params)
+        result = simulate(scenario, policy, task.seed_sequence, event_log=event_log,
+                          policy_name=task.policy.key)
+    except Exception as error:  # reported with its traceback; the others go on
+        return Failure(task, f"{type(error).__name__}: {error}", traceback.format_exc())
     result.replication = task.replication
     return result
 
 
 def run_replications(
     scenario: Scenario,
-    replications: int,
-    seed: int,
+    todo: list[Task],
     workers: int = 1,
-    on_done: Callable[[Task, SimulationResult], None] | None = None,
     event_log: bool = False,
-) -> list[tuple[Task, SimulationResult]]:
-    """Run every (policy, replication); results come back in task order."""
-    todo = tasks(scenario, replications, seed)
-    check_policies(scenario)
-    runs = _run(scenario, todo, workers, on_done, event_log)
-    done = {task.key: result for task, result in runs}
-    return [(task, done[task.key]) for task in todo]
+    dask: str | None = None,
+) -> Iterator[tuple[Task, Outcome]]:
+    """Run the tasks, yielding each outcome as it finishes (in no particular order).
 
-
-def _run(scenario, todo, workers, on_done, event_log) -> Iterator[tuple[Task, SimulationResult]]:
-    if workers <= 1 or len(todo) <= 1:
+    `dask`: None for this machine (in-process when `workers` is 1, else a process pool),
+    "local" for a Dask LocalCluster, or a scheduler address such as "tcp://host:8786".
+    """
+    if dask is not None:
+        yield from _on_dask(scenario, todo, workers, event_log, dask)
+    elif workers <= 1 or len(todo) <= 1:
         for task in todo:
-            result = run_task(scenario, task, event_log)
-            if on_done:
-                on_done(task, result)
-            yield task, result
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-        futures = {pool.submit(run_task, scenario, task, event_log): task for task in todo}
-        for future in as_completed(futures):
-            task, result = futures[future], future.result()
-            if on_done:
-                on_done(task, result)
-            yield task, result
+            yield task, run_task(scenario, task, event_log)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+            futures = {pool.submit(run_task, scenario, t, event_log): t for t in todo}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+
+def _on_dask(scenario, todo, workers, event_log, address) -> Iterator[tuple[Task, Outcome]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+    except ImportError as error:
+        raise RuntimeError("Dask is an optional extra: pip install -e '.[dask]'") from error
+    if address == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(address)
+    try:
+        shared = client.scatter(scenario, broadcast=True)
+        futures = {
+            client.submit(run_task, shared, task, event_log, pure=False): task for task in todo
+        }
+        for future in dask_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def check_policies(scenario: Scenario) -> None:

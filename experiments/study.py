@@ -1,0 +1,82 @@
+"""A study: every policy of a scenario over its replications, stored as each one finishes.
+
+The CLI and notebooks share this: `run_study` resolves the warm-up, runs what is not yet on
+disk, and gathers the tables and the provenance manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.output import manifest, scenario_hash, write_outputs
+from experiments.runner import Failure, check_policies, run_replications, tasks
+from experiments.store import ResultStore
+from experiments.warmup import WarmupChoice, resolve_warmup
+from scenarios.schema import Scenario
+
+
+@dataclass
+class Study:
+    scenario: Scenario
+    warmup: WarmupChoice | None
+    kpis: pd.DataFrame
+    paths: dict[str, Path]
+    ran: int
+    reused: int
+    wall_seconds: float
+    failures: list[Failure] = field(default_factory=list)
+
+
+def run_study(
+    scenario: Scenario,
+    out: Path,
+    *,
+    source: str = "",
+    overrides: list[str] | None = None,
+    workers: int = 1,
+    resume: bool = False,
+    event_log: bool = False,
+    dask: str | None = None,
+    on_start: Callable[[Scenario, int, int], None] | None = None,
+    on_done: Callable[[], None] | None = None,
+) -> Study:
+    """Run the replications missing from `out` (all of them unless `resume`), store each as
+    it finishes, then write kpis.csv/.parquet, census.parquet and manifest.json."""
+    check_policies(scenario)
+    scenario, warmup = resolve_warmup(scenario)
+    out = Path(out)
+    store = ResultStore(out, scenario.name)
+    identity = {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario_hash(scenario.model_copy(update={"replications": 1})),
+        "seed": scenario.seed,
+        "event_log": event_log,
+    }
+    store.start(identity, resume)
+    done = store.completed()
+    todo = [task for task in tasks(scenario) if task.key not in done]
+    if on_start:
+        on_start(scenario, len(todo), len(done))
+    started = time.perf_counter()
+    failures = []
+    for task, outcome in run_replications(scenario, todo, workers, event_log, dask):
+        if isinstance(outcome, Failure):
+            failures.append(outcome)
+            store.save_failure(*task.key, outcome.record())
+        else:
+            store.save(outcome, scenario.seed)
+        if on_done:
+            on_done()
+    wall = time.perf_counter() - started
+    info = manifest(scenario, source, overrides or [], warmup, workers, wall)
+    info["backend"] = dask or ("in-process" if workers <= 1 else "process pool")
+    info["failures"] = [f.record() for f in failures]
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_outputs(out, store, info) if store.completed() else {}
+    kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()
+    return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
