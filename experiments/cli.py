@@ -14,8 +14,8 @@ from rich.table import Table
 
 import scenarios
 from experiments.runner import default_workers
-from experiments.stats import summarise
-from experiments.study import run_study
+from experiments.stats import paired_differences, summarise
+from experiments.study import PRECISION_KPIS, run_study, run_to_precision
 from scenarios.schema import Scenario
 
 app = typer.Typer(
@@ -70,6 +70,18 @@ def run(
     event_log: Annotated[
         bool, typer.Option("--event-log", help="also write every patient event (large)")
     ] = False,
+    reference: Annotated[
+        str | None, typer.Option(help="policy the others are compared with (default: first)")
+    ] = None,
+    precision: Annotated[
+        float | None,
+        typer.Option(help="add replications until each CI half-width <= this x |mean|",
+                     min=0.0001),
+    ] = None,
+    precision_kpi: Annotated[
+        list[str] | None, typer.Option(help="KPIs --precision applies to (repeatable)")
+    ] = None,
+    max_replications: Annotated[int, typer.Option(help="cap for --precision", min=2)] = 200,
 ) -> None:
     """Run the scenario's policies over replications; write KPIs, census and a manifest."""
     overrides = list(set_ or [])
@@ -94,17 +106,29 @@ def run(
             )
             progress.update(bar, total=todo)
 
+        options = dict(source=scenario, overrides=overrides, workers=workers, resume=resume,
+                       event_log=event_log, dask=dask, on_start=started,
+                       on_done=lambda: progress.advance(bar))
         try:
-            study = run_study(
-                resolved, out, source=scenario, overrides=overrides, workers=workers,
-                resume=resume, event_log=event_log, dask=dask, on_start=started,
-                on_done=lambda: progress.advance(bar),
-            )
+            if precision is None:
+                study = run_study(resolved, out, **options)
+            else:
+                study = run_to_precision(
+                    resolved, out, target=precision, cap=max_replications,
+                    kpis=tuple(precision_kpi or PRECISION_KPIS), **options,
+                )
         except (ValueError, RuntimeError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
+    if study.precision:
+        rule = study.precision
+        console.print(f"{rule['replications']} replications for CI half-widths within "
+                      f"{rule['target']:.0%} of the mean"
+                      + (f"; still wider: {', '.join(rule['still_imprecise'])}"
+                         if rule["still_imprecise"] else ""))
     if len(study.kpis):
         _print_summary(study.kpis, study.scenario)
+        _print_differences(study.kpis, study.scenario, reference)
     console.print(f"{study.ran} replications in {study.wall_seconds:.1f} s; wrote "
                   + ", ".join(str(p) for p in study.paths.values()))
     for failure in study.failures:
@@ -134,6 +158,33 @@ def _print_summary(kpis: pd.DataFrame, scenario: Scenario) -> None:
             cells.append(_format(row["mean"], row["half_width"]))
         table.add_row(label, *cells)
     console.print(table)
+
+
+def _print_differences(kpis: pd.DataFrame, scenario: Scenario, reference: str | None) -> None:
+    keys = [p.key for p in scenario.policies if p.key in set(kpis["policy"])]
+    if len(keys) < 2:
+        return
+    reference = reference or keys[0]
+    if reference not in keys:
+        typer.echo(f"error: --reference {reference!r} is not one of {', '.join(keys)}", err=True)
+        raise typer.Exit(2)
+    diffs = paired_differences(kpis, reference).set_index(["policy", "kpi"])
+    others = [k for k in keys if k != reference]
+    table = Table(title=f"Paired differences vs {reference} (same patients in each replication),"
+                  " 95% CI")
+    table.add_column("KPI")
+    for policy in others:
+        table.add_column(f"{policy} − {reference}", justify="right")
+    for kpi, label in HEADLINE_KPIS:
+        cells = []
+        for policy in others:
+            row = diffs.loc[(policy, kpi)]
+            half = (row["ci_high"] - row["ci_low"]) / 2
+            text = _format(row["difference"], half)
+            cells.append(text if row["significant"] else f"[dim]{text} (n.s.)[/dim]")
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print("n.s.: no significant difference (the interval spans zero)")
 
 
 def _format(mean: float, half: float) -> str:

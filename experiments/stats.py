@@ -35,3 +35,43 @@ def summarise(kpis: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                 "half_width": half,
             })
     return pd.DataFrame(rows)
+
+
+def paired_differences(
+    kpis: pd.DataFrame, reference: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Each policy minus the reference, replication by replication, per KPI.
+
+    Under common random numbers replication r of every policy saw the same patients, so the
+    paired difference cancels the patient-to-patient noise that two independent samples
+    would carry; its t-interval is far narrower. `significant` is False where the interval
+    spans zero: no significant difference at this level.
+    """
+    measures = [c for c in kpis.columns if c not in ("policy", "replication", "seed")]
+    base = kpis[kpis["policy"] == reference].set_index("replication")[measures]
+    rows = []
+    for policy, group in kpis.groupby("policy", sort=False):
+        if policy == reference:
+            continue
+        other = group.set_index("replication")[measures]
+        common = other.index.intersection(base.index)
+        for kpi in measures:
+            diff = (other.loc[common, kpi] - base.loc[common, kpi]).to_numpy()
+            mean, half, sd = confidence_interval(diff, level)
+            low, high = mean - half, mean + half
+            rows.append({
+                "policy": policy, "reference": reference, "kpi": kpi, "n": len(common),
+                "difference": mean, "sd": sd, "ci_low": low, "ci_high": high,
+                "significant": bool(np.isfinite(half) and (low > 0 or high < 0)),
+            })
+    return pd.DataFrame(rows)
+
+
+def imprecise(summary: pd.DataFrame, kpis: list[str], target: float) -> list[str]:
+    """KPIs (as 'policy/kpi') whose CI half-width exceeds `target` x |mean| (the
+    confidence-interval method for the number of replications). A KPI whose mean is zero
+    with zero spread counts as precise."""
+    rows = summary[summary["kpi"].isin(kpis)]
+    loose = rows[~(rows["half_width"] <= target * rows["mean"].abs())
+                 & ~((rows["mean"] == 0) & (rows["sd"] == 0))]
+    return [f"{r.policy}/{r.kpi}" for r in loose.itertuples()]

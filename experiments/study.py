@@ -6,15 +6,19 @@ disk, and gathers the tables and the provenance manifest.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from experiments.output import manifest, scenario_hash, write_outputs
 from experiments.runner import Failure, check_policies, run_replications, tasks
+from experiments.stats import imprecise, summarise
 from experiments.store import ResultStore
 from experiments.warmup import WarmupChoice, resolve_warmup
 from scenarios.schema import Scenario
@@ -30,6 +34,7 @@ class Study:
     reused: int
     wall_seconds: float
     failures: list[Failure] = field(default_factory=list)
+    precision: dict | None = None
 
 
 def run_study(
@@ -80,3 +85,48 @@ def run_study(
     paths = write_outputs(out, store, info) if store.completed() else {}
     kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
+
+
+PRECISION_KPIS = ("cost_total", "idle_pct", "overflow")
+
+
+def run_to_precision(
+    scenario: Scenario,
+    out: Path,
+    *,
+    target: float,
+    kpis: tuple[str, ...] = PRECISION_KPIS,
+    cap: int = 200,
+    **options,
+) -> Study:
+    """Add replications until every policy's CI half-width of each KPI in `kpis` is within
+    `target` x |mean| (the confidence-interval method), or `cap` replications are done.
+
+    Starts from the scenario's replications (at least 3) and grows by the 1/sqrt(n) estimate
+    of what the widest interval needs; each round resumes the study, so nothing is rerun.
+    """
+    n = max(3, scenario.replications)
+    study = run_study(scenario.model_copy(update={"replications": n}), out, **options)
+    ran, reused = study.ran, study.reused
+    options["resume"] = True
+    while True:
+        summary = summarise(study.kpis)
+        loose = imprecise(summary, list(kpis), target)
+        if not loose or n >= cap:
+            break
+        rows = summary[summary["kpi"].isin(kpis)]
+        ratio = (rows["half_width"] / (target * rows["mean"].abs())).replace(np.inf, np.nan)
+        worst = float(np.nanmax(ratio.to_numpy())) if ratio.notna().any() else math.sqrt(2)
+        grow = math.ceil(n * worst**2)
+        n = min(cap, max(n + 1, grow))
+        study = run_study(study.scenario.model_copy(update={"replications": n}), out, **options)
+        ran += study.ran
+    study.ran, study.reused = ran, reused
+    study.precision = {"target": target, "kpis": list(kpis), "cap": cap, "replications": n,
+                       "still_imprecise": loose}
+    manifest_path = study.paths.get("manifest.json")
+    if manifest_path:
+        info = json.loads(manifest_path.read_text())
+        info["replication_rule"] = study.precision
+        manifest_path.write_text(json.dumps(info, indent=2, default=str))
+    return study
