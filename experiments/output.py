@@ -93,6 +93,9 @@ def write_outputs(out: Path, store: ResultStore, info: dict) -> dict[str, Path]:
     kpis.to_csv(paths["kpis.csv"], index=False)
     kpis.to_parquet(paths["kpis.parquet"], index=False)
     census.to_parquet(paths["census.parquet"], index=False)
+    paths["hour_of_week.parquet"] = out / "hour_of_week.parquet"
+    store.read("hourly").drop(columns="scenario").to_parquet(paths["hour_of_week.parquet"],
+                                                            index=False)
     events = store.read("events")
     if events is not None:
         paths["events.parquet"] = out / "events.parquet"

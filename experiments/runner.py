@@ -66,7 +66,7 @@ def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> Outcome
     try:
         policy = make_policy(task.policy.name, task.policy.params)
         result = simulate(scenario, policy, task.seed_sequence, event_log=event_log,
-                          policy_name=task.policy.key)
+                          hourly=True, policy_name=task.policy.key)
     except Exception as error:  # reported with its traceback; the others go on
         return Failure(task, f"{type(error).__name__}: {error}", traceback.format_exc())
     result.replication = task.replication

@@ -5,6 +5,7 @@ Layout (Parquet, hive-partitioned, readable by pandas or DuckDB):
     DIR/replications/run.json                      what the results are of (checked on --resume)
     DIR/replications/kpis/scenario=S/policy=P/replication=R.parquet    one row of KPIs
     DIR/replications/census/scenario=S/policy=P/replication=R.parquet  the daily census table
+    DIR/replications/hourly/scenario=S/policy=P/replication=R.parquet  census by hour of week
     DIR/replications/events/scenario=S/policy=P/replication=R.parquet  with --event-log only
     DIR/replications/failures/policy=P/replication=R.json              error, seed, traceback
 
@@ -25,7 +26,7 @@ import pandas as pd
 
 from simulator import SimulationResult
 
-TABLES = ("census", "events", "kpis")  # written in this order; kpis marks completion
+TABLES = ("census", "hourly", "events", "kpis")  # in this order; kpis marks completion
 
 
 class ResultStore:
@@ -64,6 +65,7 @@ class ResultStore:
     def save(self, result: SimulationResult, seed: int) -> None:
         frames = {
             "census": result.daily,
+            "hourly": result.hour_of_week,
             "events": result.events,
             "kpis": pd.DataFrame([{"replication": result.replication, "seed": seed,
                                    **result.kpis}]),

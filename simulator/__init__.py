@@ -27,13 +27,16 @@ def simulate(
     *,
     los_model: LosModel | None = None,
     event_log: bool = False,
+    hourly: bool = False,
     policy_name: str | None = None,
 ) -> SimulationResult:
     """One replication of `scenario` run by `policy`.
 
     Every random draw comes from streams spawned from `seed` (default: the scenario's), one
     per purpose, all made before the first event: two policies given the same seed meet the
-    same patients with the same true LOS (common random numbers).
+    same patients with the same true LOS (common random numbers). `event_log` keeps every
+    patient event and staffing change; `hourly` the census of each unit on the hour,
+    summarised by hour of the week (for peak-period heat maps).
     """
     seed = scenario.seed if seed is None else seed
     streams = RandomStreams.spawn(seed)
@@ -42,7 +45,7 @@ def simulate(
     present, placements = initial_patients(scenario, los_model, streams)
     arrivals = draw_patients(scenario, days, los_model, streams)
     patients = pd.concat([present, arrivals], ignore_index=True) if len(present) else arrivals
-    hospital = Hospital(scenario, policy, patients, days, event_log=event_log)
+    hospital = Hospital(scenario, policy, patients, days, event_log=event_log, hourly=hourly)
     hospital.run(placements)
     name = policy_name or type(policy).__name__
     entropy = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed

@@ -99,6 +99,7 @@ class Hospital:
         patients: pd.DataFrame,
         days: int,
         event_log: bool = False,
+        hourly: bool = False,
     ) -> None:
         self.scenario, self.policy, self.days = scenario, policy, days
         self.env = simpy.Environment()
@@ -122,6 +123,7 @@ class Hospital:
         self.warmup_end = scenario.warmup * HOURS_PER_DAY
         self.log: list[tuple] | None = [] if event_log else None
         self.capacity_log: list[tuple] | None = [] if event_log else None
+        self.hourly: list[tuple] | None = [] if hourly else None
         self.view = HospitalView(self)
         self._electives_today: list[Stay] = []
         self._deferred: list[Stay] = []
@@ -173,6 +175,8 @@ class Hospital:
     def run(self, initial: list[tuple[int, int, float]] = ()) -> None:
         """Simulate; `initial` lists (patient row, phase, hours left) already in bed."""
         self.env.process(self._days(initial))
+        if self.hourly is not None:
+            self.env.process(self._hours())
         self.env.run(until=self.days * HOURS_PER_DAY)
         self._record_day(self.days - 1)
 
@@ -344,6 +348,16 @@ class Hospital:
         stay.waiting_for = None
         need.waiting.add(self.env.now, -1)
         self._after_limit(stay, need)
+
+    def _hours(self):
+        """Census of every unit on the hour (for hour-of-week patterns), after the warm-up."""
+        env = self.env
+        start = self.warmup_end
+        yield env.timeout(start)
+        for hour in range(int(start), int(self.days * HOURS_PER_DAY)):
+            day, hour_of_day = divmod(hour, HOURS_PER_DAY)
+            self.hourly.append((day, hour_of_day, *(w.census.value for w in self.wards)))
+            yield env.timeout(1)
 
     def _after_limit(self, stay: Stay, need: Ward) -> None:
         """Boarded as long as allowed: off-service in any unit of the same kind, or away."""

@@ -26,6 +26,7 @@ class SimulationResult:
     daily: pd.DataFrame
     events: pd.DataFrame | None = None
     capacity: pd.DataFrame | None = None
+    hour_of_week: pd.DataFrame | None = None
     replication: int = 0
 
     @classmethod
@@ -39,7 +40,19 @@ class SimulationResult:
         if hospital.log is not None:
             events = pd.DataFrame(hospital.log, columns=["time", "patient", "event", "unit"])
             capacity = pd.DataFrame(hospital.capacity_log, columns=["time", "unit", "staffed"])
-        return cls(scenario.name, policy, seed, compute_kpis(hospital), daily, events, capacity)
+        hours = None if hospital.hourly is None else hour_of_week(hospital, dates)
+        return cls(scenario.name, policy, seed, compute_kpis(hospital), daily, events, capacity,
+                   hours)
+
+
+def hour_of_week(hospital: Hospital, dates: list) -> pd.DataFrame:
+    """Mean census by weekday (0 = Monday), hour of day and unit, over the measured days."""
+    units = [w.name for w in hospital.wards]
+    wide = pd.DataFrame(hospital.hourly, columns=["day", "hour", *units])
+    wide.insert(0, "weekday", [dates[d].weekday() for d in wide["day"]])
+    long = wide.drop(columns="day").melt(["weekday", "hour"], var_name="unit",
+                                         value_name="census")
+    return long.groupby(["weekday", "hour", "unit"], as_index=False)["census"].mean()
 
 
 def compute_kpis(h: Hospital) -> dict[str, float]:
