@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 import scenarios
+from experiments.report import write_report
 from experiments.runner import default_workers
 from experiments.stats import paired_differences, summarise
 from experiments.study import PRECISION_KPIS, run_study, run_to_precision
@@ -107,7 +108,7 @@ def run(
             progress.update(bar, total=todo)
 
         options = dict(source=scenario, overrides=overrides, workers=workers, resume=resume,
-                       event_log=event_log, dask=dask, on_start=started,
+                       event_log=event_log, dask=dask, reference=reference, on_start=started,
                        on_done=lambda: progress.advance(bar))
         try:
             if precision is None:
@@ -192,6 +193,20 @@ def _format(mean: float, half: float) -> str:
     if pd.isna(half):
         return f"{mean:,.{digits}f}"
     return f"{mean:,.{digits}f} ± {half:,.{digits}f}"
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="a folder `hospsim run` wrote")],
+    reference: Annotated[str | None, typer.Option(help="policy to compare against")] = None,
+) -> None:
+    """Rebuild report.html and summary.md from a results folder."""
+    if not (folder / "manifest.json").is_file():
+        typer.echo(f"error: {folder} has no manifest.json; is it a `hospsim run` folder?",
+                   err=True)
+        raise typer.Exit(2)
+    paths = write_report(folder, reference)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 @app.command()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.output import manifest, scenario_hash, write_outputs
+from experiments.report import write_report
 from experiments.runner import Failure, check_policies, run_replications, tasks
 from experiments.stats import imprecise, summarise
 from experiments.store import ResultStore
@@ -47,6 +48,8 @@ def run_study(
     resume: bool = False,
     event_log: bool = False,
     dask: str | None = None,
+    reference: str | None = None,
+    report: bool = True,
     on_start: Callable[[Scenario, int, int], None] | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> Study:
@@ -82,7 +85,11 @@ def run_study(
     info["backend"] = dask or ("in-process" if workers <= 1 else "process pool")
     info["failures"] = [f.record() for f in failures]
     out.mkdir(parents=True, exist_ok=True)
-    paths = write_outputs(out, store, info) if store.completed() else {}
+    paths = {}
+    if store.completed():
+        paths = write_outputs(out, store, info)
+        if report:
+            paths.update(write_report(out, reference))
     kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
 
@@ -106,6 +113,7 @@ def run_to_precision(
     of what the widest interval needs; each round resumes the study, so nothing is rerun.
     """
     n = max(3, scenario.replications)
+    options["report"] = False  # once, at the end, with the replication rule in the manifest
     study = run_study(scenario.model_copy(update={"replications": n}), out, **options)
     ran, reused = study.ran, study.reused
     options["resume"] = True
@@ -129,4 +137,5 @@ def run_to_precision(
         info = json.loads(manifest_path.read_text())
         info["replication_rule"] = study.precision
         manifest_path.write_text(json.dumps(info, indent=2, default=str))
+        study.paths.update(write_report(out, options.get("reference")))
     return study

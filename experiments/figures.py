@@ -1,0 +1,124 @@
+"""The report's figures, each a function of the study's tables returning inline SVG."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # after the backend is chosen
+import numpy as np
+import pandas as pd
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
+                     "svg.fonttype": "none", "figure.dpi": 100})
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog so it inlines in HTML
+
+
+def forest(differences: pd.DataFrame, labels: dict[str, str], means: pd.Series) -> str:
+    """Paired differences as % of the reference policy's mean, with 95% CIs."""
+    rows = differences[differences["kpi"].isin(labels)].copy()
+    scale = rows["kpi"].map(means).abs().replace(0, np.nan)
+    for column in ("difference", "ci_low", "ci_high"):
+        rows[column] = 100 * rows[column] / scale
+    policies = list(dict.fromkeys(rows["policy"]))
+    kpis = [k for k in labels if k in set(rows["kpi"])]
+    figure, ax = plt.subplots(figsize=(7, 0.45 * len(kpis) * max(1, len(policies)) + 1))
+    y = 0
+    ticks = []
+    for kpi in kpis:
+        for k, policy in enumerate(policies):
+            row = rows[(rows["kpi"] == kpi) & (rows["policy"] == policy)]
+            if row.empty or not np.isfinite(row["difference"].iloc[0]):
+                continue
+            r = row.iloc[0]
+            color = f"C{k}" if r["significant"] else "0.6"
+            ax.errorbar(r["difference"], y, xerr=[[r["difference"] - r["ci_low"]],
+                        [r["ci_high"] - r["difference"]]], fmt="o", color=color, capsize=3)
+            ticks.append((y, f"{labels[kpi]}\n{policy}" if len(policies) > 1 else labels[kpi]))
+            y -= 1
+        y -= 0.5
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
+    ax.set_xlabel(f"difference vs {rows['reference'].iloc[0]} (% of its mean); grey: not "
+                  "significant")
+    return _svg(figure)
+
+
+def occupancy(census: pd.DataFrame, policies: list[str]) -> str:
+    """Daily mean census per unit: median and 10-90% band across replications."""
+    measured = census[~census["warmup"] & (census["unit"] != "ventilators")]
+    units = list(dict.fromkeys(measured["unit"]))
+    columns = 2
+    rows = int(np.ceil(len(units) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(9, 2.2 * rows), squeeze=False,
+                                sharex=True)
+    for ax, unit in zip(axes.ravel(), units, strict=False):
+        data = measured[measured["unit"] == unit]
+        for k, policy in enumerate(policies):
+            by_day = data[data["policy"] == policy].groupby("date")
+            band = by_day["census_mean"].quantile([0.1, 0.5, 0.9]).unstack()
+            ax.fill_between(band.index, band[0.1], band[0.9], color=f"C{k}", alpha=0.2, lw=0)
+            ax.plot(band.index, band[0.5], color=f"C{k}", lw=1, label=f"{policy} census")
+            staffed = by_day["staffed_mean"].median()
+            ax.plot(staffed.index, staffed, color=f"C{k}", lw=0.8, ls="--")
+        ax.set_title(unit, loc="left")
+    for ax in axes.ravel()[len(units):]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    figure.autofmt_xdate()
+    figure.text(0.01, -0.01, "solid: median census, band: 10-90% of replications; "
+                "dashed: staffed beds", fontsize=8)
+    return _svg(figure)
+
+
+def heatmap(hourly: pd.DataFrame, policy: str) -> str:
+    """Whole-hospital census by hour of day and weekday: when the peaks come."""
+    data = hourly[hourly["policy"] == policy]
+    total = data.groupby(["replication", "weekday", "hour"])["census"].sum()
+    grid = total.groupby(["weekday", "hour"]).mean().unstack("hour")
+    figure, ax = plt.subplots(figsize=(9, 2.6))
+    image = ax.imshow(grid.to_numpy(), aspect="auto", cmap="viridis")
+    ax.set_yticks(range(7), WEEKDAYS)
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("hour of day")
+    figure.colorbar(image, ax=ax, label="mean census (patients)")
+    return _svg(figure)
+
+
+def boxes(kpis: pd.DataFrame, labels: dict[str, str], policies: list[str]) -> str:
+    """Spread across replications of the KPIs a manager worries about most."""
+    figure, axes = plt.subplots(1, len(labels), figsize=(3 * len(labels), 2.8))
+    for ax, (kpi, label) in zip(np.atleast_1d(axes), labels.items(), strict=True):
+        ax.boxplot([kpis.loc[kpis["policy"] == p, kpi].to_numpy() for p in policies])
+        ax.set_xticks(range(1, len(policies) + 1), policies, rotation=20)
+        ax.set_title(label, loc="left")
+    figure.tight_layout()
+    return _svg(figure)
+
+
+def ventilators(census: pd.DataFrame, policies: list[str]) -> str:
+    """Ventilators in use against those in service, and patients short of one."""
+    data = census[~census["warmup"] & (census["unit"] == "ventilators")]
+    figure, ax = plt.subplots(figsize=(9, 2.6))
+    for k, policy in enumerate(policies):
+        by_day = data[data["policy"] == policy].groupby("date")
+        ax.plot(by_day["census_mean"].median(), color=f"C{k}", lw=1, label=f"{policy}: in use")
+        short = by_day["waiting_mean"].mean()
+        if short.max() > 0:
+            ax.plot(short, color=f"C{k}", lw=1, ls=":", label=f"{policy}: patients short")
+    capacity = data.groupby("date")["staffed_mean"].median()
+    ax.plot(capacity, color="black", lw=1, ls="--", label="in service")
+    ax.set_ylabel("ventilators (daily mean)")
+    ax.legend(fontsize=7, frameon=False, ncol=3)
+    figure.autofmt_xdate()
+    return _svg(figure)

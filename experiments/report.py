@@ -1,0 +1,139 @@
+"""The policy comparison report: one self-contained HTML file (figures inline as SVG), a
+`summary.md`, both written from a results folder so they can be rebuilt at any time."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import yaml
+
+import scenarios
+from experiments import figures
+from experiments.stats import paired_differences, summarise
+from scenarios.schema import Scenario
+
+HEADLINE = {
+    "cost_total": ("Total cost", "lower"),
+    "idle_pct": ("Idle staffed beds (%)", "lower"),
+    "overflow": ("Overflow: off-service + diverted", "lower"),
+    "diversions": ("Diversions", "lower"),
+    "time_to_bed_mean_h": ("Time to bed, mean (h)", "lower"),
+    "time_to_bed_p90_h": ("Time to bed, p90 (h)", "lower"),
+    "icu_refusals": ("ICU refusals", "lower"),
+    "ventilator_shortfall_hours": ("Ventilator shortfall (patient-h)", "lower"),
+    "elective_cancellations": ("Elective cancellations", "lower"),
+    "occupancy_pct": ("Occupancy of staffed beds (%)", "higher"),
+    "mean_census": ("Mean census (patients)", None),
+}
+BOXES = {"overflow": "Overflow", "time_to_bed_mean_h": "Time to bed (h)",
+         "idle_pct": "Idle staffed beds (%)"}
+TEMPLATE = jinja2.Environment(
+    loader=jinja2.PackageLoader("experiments", "templates"), autoescape=True,
+    undefined=jinja2.StrictUndefined,
+).get_template("report.html.j2")
+
+
+def number(value: float, signed: bool = False) -> str:
+    if pd.isna(value):
+        return "–"
+    digits = 0 if abs(value) >= 1000 else 1 if abs(value) >= 10 else 2
+    text = f"{value:+,.{digits}f}" if signed else f"{value:,.{digits}f}"
+    return text.replace("-", "−")
+
+
+def findings(differences: pd.DataFrame, reference: str) -> list[str]:
+    """Plain sentences: what each policy changes against the reference, with certainty."""
+    sentences = []
+    for policy, group in differences.groupby("policy", sort=False):
+        rows = group.set_index("kpi")
+        parts = []
+        for kpi in ("cost_total", "idle_pct", "overflow", "time_to_bed_mean_h"):
+            if kpi not in rows.index:
+                continue
+            r = rows.loc[kpi]
+            label = HEADLINE[kpi][0].lower()
+            if not r["significant"]:
+                parts.append(f"no significant difference in {label}")
+                continue
+            parts.append(f"{label} {number(r['difference'], signed=True)} "
+                         f"(95% CI {number(r['ci_low'])} to {number(r['ci_high'])})")
+        sentences.append(f"{policy} against {reference}: " + "; ".join(parts) + ".")
+    return sentences
+
+
+def scenario_diff(manifest: dict) -> str | None:
+    """The resolved scenario against the one it extends, as a unified diff of YAML."""
+    source = manifest.get("scenario_source") or ""
+    path = Path(source)
+    text = path.read_text() if path.is_file() else None
+    if text is None and source in scenarios.builtin_names():
+        text = (scenarios.loader.LIBRARY / f"{source}.yaml").read_text()
+    base = (yaml.safe_load(text) or {}).get("extends") if text else None
+    if not base:
+        return None
+    base_dir = path.parent if path.is_file() else scenarios.loader.LIBRARY
+    ref = str(base_dir / base) if (base_dir / base).is_file() else base
+    before = yaml.safe_dump(scenarios.load(ref).model_dump(mode="json"), sort_keys=False)
+    after = yaml.safe_dump(manifest["scenario"], sort_keys=False)
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), base, "this scenario",
+                                 lineterm="")
+    return "\n".join(lines)
+
+
+def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
+    """Build `report.html` and `summary.md` from the tables `hospsim run` wrote to `out`."""
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    scenario = Scenario.model_validate(manifest["scenario"])
+    kpis = pd.read_csv(out / "kpis.csv")
+    census = pd.read_parquet(out / "census.parquet")
+    hourly = pd.read_parquet(out / "hour_of_week.parquet")
+    policies = [p.key for p in scenario.policies if p.key in set(kpis["policy"])]
+    reference = reference or policies[0]
+    summary = summarise(kpis).set_index(["policy", "kpi"])
+    differences = paired_differences(kpis, reference) if len(policies) > 1 else None
+    table = [
+        {"label": label, "cells": [
+            {"mean": number(summary.loc[(p, kpi), "mean"]),
+             "half": number(summary.loc[(p, kpi), "half_width"])} for p in policies]}
+        for kpi, (label, _) in HEADLINE.items()
+    ]
+    best = min(policies, key=lambda p: summary.loc[(p, "cost_total"), "mean"])
+    context = {
+        "scenario": scenario, "manifest": manifest, "policies": policies,
+        "reference": reference, "table": table, "best": best,
+        "n": int(kpis.groupby("policy").size().min()),
+        "findings": findings(differences, reference) if differences is not None else [],
+        "forest": figures.forest(differences, {k: v[0] for k, v in HEADLINE.items()},
+                                 summary.xs(reference)["mean"])
+        if differences is not None else None,
+        "occupancy": figures.occupancy(census, policies),
+        "heatmap": figures.heatmap(hourly, reference),
+        "boxes": figures.boxes(kpis, BOXES, policies),
+        "ventilators": figures.ventilators(census, policies),
+        "scenario_yaml": yaml.safe_dump(manifest["scenario"], sort_keys=False),
+        "scenario_diff": scenario_diff(manifest),
+        "versions": manifest["versions"],
+    }
+    paths = {"report.html": out / "report.html", "summary.md": out / "summary.md"}
+    paths["report.html"].write_text(TEMPLATE.render(**context))
+    paths["summary.md"].write_text(summary_markdown(context, summary))
+    return paths
+
+
+def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
+    scenario, policies = context["scenario"], context["policies"]
+    lines = [f"# {scenario.name}: policy comparison", "",
+             f"{context['n']} replications per policy, {scenario.horizon_days} days after a "
+             f"{scenario.warmup}-day warm-up. Lowest mean total cost: **{context['best']}**.", ""]
+    lines += [f"- {sentence}" for sentence in context["findings"]]
+    lines += ["", "| KPI | " + " | ".join(policies) + " |",
+              "|---|" + "---:|" * len(policies)]
+    for row in context["table"]:
+        cells = [f"{c['mean']} ± {c['half']}" for c in row["cells"]]
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
