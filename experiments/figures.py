@@ -36,6 +36,7 @@ def forest(differences: pd.DataFrame, labels: dict[str, str], means: pd.Series) 
     y = 0
     ticks = []
     for kpi in kpis:
+        top = y
         for k, policy in enumerate(policies):
             row = rows[(rows["kpi"] == kpi) & (rows["policy"] == policy)]
             if row.empty or not np.isfinite(row["difference"].iloc[0]):
@@ -46,7 +47,8 @@ def forest(differences: pd.DataFrame, labels: dict[str, str], means: pd.Series) 
                         [r["ci_high"] - r["difference"]]], fmt="o", color=color, capsize=3)
             ticks.append((y, f"{labels[kpi]}\n{policy}" if len(policies) > 1 else labels[kpi]))
             y -= 1
-        y -= 0.5
+        if y != top and len(policies) > 1:
+            y -= 0.5  # a gap between KPIs when each has several policies
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks([t for t, _ in ticks], [label for _, label in ticks])
     ax.set_xlabel(f"difference vs {rows['reference'].iloc[0]} (% of its mean); grey: not "
@@ -76,8 +78,6 @@ def occupancy(census: pd.DataFrame, policies: list[str]) -> str:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize=7, frameon=False)
     figure.autofmt_xdate()
-    figure.text(0.01, -0.01, "solid: median census, band: 10-90% of replications; "
-                "dashed: staffed beds", fontsize=8)
     return _svg(figure)
 
 
