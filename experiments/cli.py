@@ -16,6 +16,15 @@ import scenarios
 from experiments.report import write_report
 from experiments.runner import default_workers
 from experiments.stats import paired_differences, summarise
+from experiments.stress import (
+    Condition,
+    Sweep,
+    describe,
+    load_study,
+    run_stress,
+    study_names,
+    write_stress_report,
+)
 from experiments.study import PRECISION_KPIS, run_study, run_to_precision
 from scenarios.schema import Scenario
 
@@ -206,6 +215,58 @@ def report(
                    err=True)
         raise typer.Exit(2)
     paths = write_report(folder, reference)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
+def stress(
+    scenario: Annotated[str | None, typer.Argument(help="built-in name or YAML")] = None,
+    vary: Annotated[
+        str | None, typer.Option(help="PATH=START:STOP:STEP, e.g. ventilators=10:40:2")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="the breaking condition, e.g. 'icu_refusal_rate>0.05'")
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="a shipped study: " + ", ".join(study_names()))
+    ] = None,
+    replications: Annotated[int | None, typer.Option("--replications", "-n", min=2)] = None,
+    policy: Annotated[str | None, typer.Option(help="policy to stress (default: first)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("stress"),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE")] = None,
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
+    resume: Annotated[bool, typer.Option("--resume")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="run every value, not stop once certainly broken")
+    ] = False,
+) -> None:
+    """Sweep one field, find where a KPI crosses a threshold; write curves and a report."""
+    overrides = list(set_ or [])
+    try:
+        if study is not None:
+            spec = load_study(study)
+            scenario = scenario or spec.scenario
+            vary, until, policy = vary or spec.vary, until or spec.until, policy or spec.policy
+            overrides = [*spec.set, f"replications={spec.replications}", *overrides]
+        if scenario is None or vary is None or until is None:
+            raise ValueError("give SCENARIO, --vary and --until, or --study NAME")
+        overrides += [f"replications={replications}"] if replications else []
+        sweep, condition = Sweep.parse(vary), Condition.parse(until)
+        _load(scenario, [*overrides, f"{sweep.path}={sweep.values[0]}"])
+        result = run_stress(
+            scenario, sweep, condition, out, overrides=overrides, policy=policy,
+            stop_when_certain=not full, workers=workers or default_workers(), resume=resume,
+            on_value=lambda v: console.print(f"{sweep.path} = {v}"),
+        )
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    paths = write_stress_report(result, scenario, out)
+    table = Table(sweep.path, f"{condition.kpi} (mean)", "95% CI")
+    for row in result.curve.itertuples():
+        table.add_row(f"{row.value:g}", f"{row.mean:.4g}", f"{row.ci_low:.4g} – {row.ci_high:.4g}")
+    console.print(table)
+    console.print(describe(result))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

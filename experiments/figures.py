@@ -122,3 +122,18 @@ def ventilators(census: pd.DataFrame, policies: list[str]) -> str:
     ax.legend(fontsize=7, frameon=False, ncol=3)
     figure.autofmt_xdate()
     return _svg(figure)
+
+
+def stress_curve(curve: pd.DataFrame, kpi: str, threshold: float, path: str,
+                 crossing: float | None) -> str:
+    """A KPI against the swept field, with its 95% CI band and the threshold."""
+    figure, ax = plt.subplots(figsize=(7, 3.2))
+    ax.fill_between(curve["value"], curve["ci_low"], curve["ci_high"], alpha=0.25, lw=0)
+    ax.plot(curve["value"], curve["mean"], marker="o", ms=3)
+    ax.axhline(threshold, color="C3", ls="--", lw=1, label=f"threshold {threshold:g}")
+    if crossing is not None:
+        ax.axvline(crossing, color="0.4", ls=":", lw=1, label=f"crossing ≈ {crossing:.4g}")
+    ax.set_xlabel(path)
+    ax.set_ylabel(kpi)
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(figure)

@@ -31,10 +31,10 @@ HEADLINE = {
 }
 BOXES = {"overflow": "Overflow", "time_to_bed_mean_h": "Time to bed (h)",
          "idle_pct": "Idle staffed beds (%)"}
-TEMPLATE = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("experiments", "templates"), autoescape=True,
     undefined=jinja2.StrictUndefined,
-).get_template("report.html.j2")
+)
 
 
 def number(value: float, signed: bool = False) -> str:
@@ -120,7 +120,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "versions": manifest["versions"],
     }
     paths = {"report.html": out / "report.html", "summary.md": out / "summary.md"}
-    paths["report.html"].write_text(TEMPLATE.render(**context))
+    paths["report.html"].write_text(TEMPLATES.get_template("report.html.j2").render(**context))
     paths["summary.md"].write_text(summary_markdown(context, summary))
     return paths
 

@@ -11,6 +11,7 @@ import pandas as pd
 from simulator.calendar import HOURS_PER_DAY, day_dates
 from simulator.hospital import Hospital
 
+DAYS_PER_MONTH = 365.25 / 12
 DAILY_COLUMNS = (
     "day", "unit", "census_mean", "census_midnight", "staffed_mean", "demand_mean",
     "waiting_mean", "offservice_mean", "admissions", "discharges",
@@ -105,9 +106,13 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         "transfer_delay_hours": blocked,
         "icu_requests": counts.icu_requests,
         "icu_refusals": counts.icu_refusals,
+        "icu_refusal_rate": counts.icu_refusals / counts.icu_requests
+        if counts.icu_requests else 0.0,
         "ventilators_in_use_mean": h.vent_used.area_at(now) / hours,
         "ventilator_shortfall_patients": counts.ventilator_shortfall_patients,
         "ventilator_shortfall_hours": shortfall_hours,
+        "ventilator_shortfall_days_per_month": shortfall_hours / HOURS_PER_DAY
+        / (days / DAYS_PER_MONTH),
         "elective_deferrals": counts.elective_deferrals,
         "elective_cancellations": counts.elective_cancellations,
         "invalid_placements": counts.invalid_placements,

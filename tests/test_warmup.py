@@ -31,6 +31,6 @@ def test_auto_warmup_is_resolved_before_simulating():
         _ = sc.warmup
     resolved, choice = resolve_warmup(sc)
     assert resolved.warmup == choice.days
-    assert 5 <= choice.days <= 60  # an empty 393-bed hospital fills within weeks
+    assert 5 <= choice.days <= 60  # an empty 389-bed hospital fills within weeks
     again, _ = resolve_warmup(sc)
     assert again.warmup == resolved.warmup  # pilots are seeded: same choice every time

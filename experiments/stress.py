@@ -1,0 +1,204 @@
+"""Stress tests: sweep one scenario field and find where a KPI crosses a threshold.
+
+Each value of the swept field is a study of its own (`DIR/value=V/`, stored and resumable
+like any `hospsim run`); every value reuses the same seeds, so the curve's steps come from
+the field, not from new patients. The breaking point is reported three ways: where the mean
+crosses the threshold (linear interpolation between grid points), and the first grid value
+at which the whole 95% interval has crossed (certainly broken) or any of it has (possibly).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+import scenarios
+from experiments import figures
+from experiments.report import TEMPLATES
+from experiments.stats import confidence_interval
+from experiments.study import run_study
+
+CONDITION = re.compile(r"^\s*([\w.]+)\s*(>=|<=|>|<)\s*(-?[\d.eE+-]+)\s*$")
+OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    path: str
+    values: list[float]
+
+    @classmethod
+    def parse(cls, text: str) -> Sweep:
+        """`PATH=START:STOP:STEP` (STOP included), e.g. `ventilators=10:40:2`."""
+        path, _, span = text.partition("=")
+        parts = span.split(":")
+        if not path or len(parts) != 3:
+            raise ValueError(f"--vary {text!r}: expected PATH=START:STOP:STEP")
+        try:
+            start, stop, step = (float(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"--vary {text!r}: START, STOP and STEP must be numbers") from None
+        if step <= 0 or stop < start:
+            raise ValueError(f"--vary {text!r}: need STEP > 0 and STOP >= START")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        values = [round(start + i * step, 10) for i in range(count)]
+        if all(float(v).is_integer() for v in (start, step)):
+            values = [int(v) for v in values]
+        return cls(path, values)
+
+
+@dataclass(frozen=True)
+class Condition:
+    kpi: str
+    op: str
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = CONDITION.match(text)
+        if not match:
+            raise ValueError(f"--until {text!r}: expected KPI>THRESHOLD (or <, >=, <=)")
+        return cls(match[1], match[2], float(match[3]))
+
+    def holds(self, value: float) -> bool:
+        return OPERATORS[self.op](value, self.threshold)
+
+    def __str__(self) -> str:
+        return f"{self.kpi} {self.op} {self.threshold:g}"
+
+
+STUDIES = Path(__file__).with_name("studies")
+
+
+class StudySpec(BaseModel):
+    """A shipped stress study: the arguments of `hospsim stress`, kept in a file."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str
+    set: list[str] = []
+    vary: str
+    until: str
+    policy: str | None = None
+    replications: int = 10
+
+
+def study_names() -> list[str]:
+    return sorted(p.stem for p in STUDIES.glob("*.yaml"))
+
+
+def load_study(name: str) -> StudySpec:
+    path = STUDIES / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"no study named {name!r}; shipped: {', '.join(study_names())}")
+    return StudySpec.model_validate(yaml.safe_load(path.read_text()))
+
+
+@dataclass
+class StressResult:
+    sweep: Sweep
+    condition: Condition
+    policy: str
+    curve: pd.DataFrame  # value, mean, ci_low, ci_high, n
+    crossing: float | None  # where the mean crosses (interpolated)
+    certain: float | None  # first value whose whole CI satisfies the condition
+    possible: float | None  # first value whose CI reaches it
+
+
+def run_stress(
+    source: str,
+    sweep: Sweep,
+    condition: Condition,
+    out: Path,
+    *,
+    overrides: list[str] | None = None,
+    policy: str | None = None,
+    stop_when_certain: bool = True,
+    on_value: Callable[[float], None] | None = None,
+    **study_options,
+) -> StressResult:
+    """Run the sweep (one policy: the scenario's first unless named), value by value."""
+    rows = []
+    chosen = policy
+    for value in sweep.values:
+        scenario = scenarios.load(source, [*(overrides or []), f"{sweep.path}={value}"])
+        keys = [p.key for p in scenario.policies]
+        chosen = chosen or keys[0]
+        if chosen not in keys:
+            raise ValueError(f"policy {chosen!r} is not in the scenario ({', '.join(keys)})")
+        scenario = scenario.model_copy(
+            update={"policies": [p for p in scenario.policies if p.key == chosen]}
+        )
+        if on_value:
+            on_value(value)
+        study = run_study(scenario, Path(out) / f"value={value}", source=source,
+                          report=False, **study_options)
+        if condition.kpi not in study.kpis.columns:
+            raise ValueError(f"--until: unknown KPI {condition.kpi!r}")
+        mean, half, _ = confidence_interval(study.kpis[condition.kpi].to_numpy())
+        half = 0.0 if np.isnan(half) else half
+        rows.append({"value": value, "mean": mean, "ci_low": mean - half,
+                     "ci_high": mean + half, "n": len(study.kpis)})
+        low_side, high_side = condition.holds(mean - half), condition.holds(mean + half)
+        if stop_when_certain and low_side and high_side:
+            break
+    curve = pd.DataFrame(rows)
+    return StressResult(sweep, condition, chosen, curve, *_breaking_points(curve, condition))
+
+
+def _breaking_points(curve: pd.DataFrame, condition: Condition):
+    crossing = certain = possible = None
+    previous = None
+    for row in curve.itertuples():
+        both = condition.holds(row.ci_low) and condition.holds(row.ci_high)
+        either = condition.holds(row.ci_low) or condition.holds(row.ci_high)
+        if possible is None and either:
+            possible = row.value
+        if certain is None and both:
+            certain = row.value
+        if crossing is None and condition.holds(row.mean):
+            if previous is None or previous.mean == row.mean:
+                crossing = float(row.value)
+            else:  # linear interpolation between the last value short of it and this one
+                share = (condition.threshold - previous.mean) / (row.mean - previous.mean)
+                crossing = float(previous.value + share * (row.value - previous.value))
+        previous = row
+    return crossing, certain, possible
+
+
+def describe(result: StressResult) -> str:
+    """The finding in one sentence."""
+    c, path = result.condition, result.sweep.path
+    if result.crossing is None:
+        last = result.curve["value"].iloc[-1]
+        return (f"Under {result.policy}, {c} is never reached for {path} up to {last:g} "
+                f"(mean {result.curve['mean'].iloc[-1]:.4g} there).")
+    text = f"Under {result.policy}, {c} from {path} ≈ {result.crossing:.4g} (mean crossing)"
+    if result.certain is not None:
+        text += f"; certainly (whole 95% CI) by {result.certain:g}"
+    if result.possible is not None:
+        text += f"; possibly (part of the CI) from {result.possible:g}"
+    return text + "."
+
+
+def write_stress_report(result: StressResult, source: str, out: Path) -> dict[str, Path]:
+    out = Path(out)
+    paths = {"stress.csv": out / "stress.csv", "stress.html": out / "stress.html"}
+    result.curve.to_csv(paths["stress.csv"], index=False)
+    template = TEMPLATES.get_template("stress.html.j2")
+    figure = figures.stress_curve(result.curve, result.condition.kpi,
+                                  result.condition.threshold, result.sweep.path,
+                                  result.crossing)
+    paths["stress.html"].write_text(template.render(
+        source=source, result=result, sentence=describe(result), figure=figure,
+        rows=result.curve.to_dict("records"), n=int(result.curve["n"].max()),
+    ))
+    return paths
