@@ -34,6 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+data_app = typer.Typer(help="Synthetic and user data for the forecasters.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 HEADLINE_KPIS = (
     ("occupancy_pct", "Occupancy of staffed beds (%)"),
@@ -268,6 +270,23 @@ def stress(
     console.print(table)
     console.print(describe(result))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@data_app.command("synth")
+def data_synth(
+    years: Annotated[int, typer.Option(min=1, max=30)] = 3,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("data/synthetic"),
+    seed: Annotated[int, typer.Option()] = 2015,
+    start: Annotated[str, typer.Option(help="first admission date (ISO)")] = "2015-01-01",
+) -> None:
+    """Write a synthetic inpatient history: SPARCS-format records, daily admissions by unit,
+    and the generator's true means (the floor no forecaster can beat)."""
+    from forecasting.synthetic import generate
+
+    history = generate(years=years, seed=seed, start=start)
+    paths = history.write(out)
+    console.print(f"{len(history.records):,} records, {history.daily['date'].nunique()} days; "
+                  "wrote " + ", ".join(str(p) for p in paths))
 
 
 @app.command()
