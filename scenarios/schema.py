@@ -164,7 +164,7 @@ class CaseMix(Strict):
         "0 to 17": 0.150, "18 to 29": 0.105, "30 to 49": 0.195,
         "50 to 69": 0.275, "70 or Older": 0.275,
     }
-    diagnosis_group: DiagnosisGroups = {"general": DiagnosisGroup(share=1.0, specialty="*")}
+    diagnosis_group: DiagnosisGroups = {"other": DiagnosisGroup(share=1.0, specialty="*")}
     severity: SeverityShares = {"minor": 0.335, "moderate": 0.382, "major": 0.220, "extreme": 0.063}
     icu_probability: SeverityProbabilities = {
         "minor": 0.0, "moderate": 0.0, "major": 0.0, "extreme": 0.0
