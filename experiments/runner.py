@@ -9,6 +9,7 @@ seed and traceback; the others go on.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import traceback
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from experiments.models import los_model_for
 from policies import make_policy
 from scenarios.schema import PolicySpec, Scenario
 from simulator import SimulationResult, simulate
@@ -65,8 +67,8 @@ def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> Outcome
     """One replication; any exception comes back as a `Failure` rather than ending the run."""
     try:
         policy = make_policy(task.policy.name, task.policy.params)
-        result = simulate(scenario, policy, task.seed_sequence, event_log=event_log,
-                          hourly=True, policy_name=task.policy.key)
+        result = simulate(scenario, policy, task.seed_sequence, los_model=los_model_for(scenario),
+                          event_log=event_log, hourly=True, policy_name=task.policy.key)
     except Exception as error:  # reported with its traceback; the others go on
         return Failure(task, f"{type(error).__name__}: {error}", traceback.format_exc())
     result.replication = task.replication
@@ -91,7 +93,10 @@ def run_replications(
         for task in todo:
             yield task, run_task(scenario, task, event_log)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+        # forkserver, not fork: a forked child of a process that has trained XGBoost
+        # inherits OpenMP's state mid-flight and can hang in its first prediction.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context) as pool:
             futures = {pool.submit(run_task, scenario, t, event_log): t for t in todo}
             for future in as_completed(futures):
                 yield futures[future], future.result()

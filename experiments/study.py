@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.models import los_model_for
 from experiments.output import manifest, scenario_hash, write_outputs
 from experiments.report import write_report
 from experiments.runner import Failure, check_policies, run_replications, tasks
@@ -56,6 +57,7 @@ def run_study(
     """Run the replications missing from `out` (all of them unless `resume`), store each as
     it finishes, then write kpis.csv/.parquet, census.parquet and manifest.json."""
     check_policies(scenario)
+    los_model_for(scenario)  # train (or load) once here, so workers only load it
     scenario, warmup = resolve_warmup(scenario)
     out = Path(out)
     store = ResultStore(out, scenario.name)

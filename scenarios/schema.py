@@ -185,10 +185,16 @@ class CaseMixOverride(Strict):
     ventilation_probability: SeverityProbabilities | None = None
 
 
-class LosSpec(Strict):
-    """Length of stay (days) by severity, or a trained model by name (forecasting)."""
+PARAMETRIC_LOS = ("lognormal", "exponential", "gamma", "fixed", "empirical")
+TRAINED_LOS = ("linear", "random_forest", "xgboost")
 
-    model: Literal["lognormal", "exponential", "gamma", "fixed", "empirical"] = "lognormal"
+
+class LosSpec(Strict):
+    """Length of stay (days): a parametric distribution with means by severity, or a model
+    trained on inpatient records (`data`: a SPARCS CSV; default: the synthetic history)."""
+
+    model: Literal[PARAMETRIC_LOS + TRAINED_LOS] = "lognormal"
+    data: str | None = Field(None, description="SPARCS CSV to train a trained model on")
     mean_days: Positive | dict[str, Positive] = Field(
         default={"minor": 2.9, "moderate": 4.8, "major": 8.2, "extreme": 14.2}
     )
@@ -205,6 +211,8 @@ class LosSpec(Strict):
                 raise ValueError(f"mean_days lacks severities {missing}")
         if self.model == "empirical" and not self.values:
             raise ValueError("the empirical model needs 'values'")
+        if self.data is not None and self.model not in TRAINED_LOS:
+            raise ValueError(f"'data' trains a model: use model {' / '.join(TRAINED_LOS)}")
         return self
 
     def mean_for(self, severity: str) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import Scenario
+from scenarios.schema import TRAINED_LOS, Scenario
 from simulator.demand import RandomStreams, draw_patients
 from simulator.hospital import Hospital
 from simulator.initial import initial_patients
@@ -40,6 +40,11 @@ def simulate(
     """
     seed = scenario.seed if seed is None else seed
     streams = RandomStreams.spawn(seed)
+    if los_model is None and scenario.los.model in TRAINED_LOS:
+        raise ValueError(
+            f"los.model {scenario.los.model!r} is a trained model: pass it as los_model= "
+            "(experiments.models.los_model_for(scenario) trains or loads it)"
+        )
     los_model = los_model or ParametricLos(scenario.los)
     days = scenario.warmup + scenario.horizon_days
     present, placements = initial_patients(scenario, los_model, streams)
