@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 import scenarios
+from experiments.forecast_cli import app as forecast_app
 from experiments.report import write_report
 from experiments.runner import default_workers
 from experiments.stats import paired_differences, summarise
@@ -36,6 +37,7 @@ app = typer.Typer(
 console = Console()
 data_app = typer.Typer(help="Synthetic and user data for the forecasters.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(forecast_app, name="forecast")
 
 HEADLINE_KPIS = (
     ("occupancy_pct", "Occupancy of staffed beds (%)"),

@@ -1,0 +1,186 @@
+"""`hospsim forecast ...`: backtest the admission forecasters, evaluate the LOS models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.table import Table
+
+from experiments import models  # noqa: F401 - sets OpenMP's passive waiting before xgboost
+from forecasting.backtest import backtest, plot_backtest
+from forecasting.los_models import KINDS, LosRegressor, calibration, evaluate
+from forecasting.metrics import error_table
+from forecasting.records import LOS_FEATURES, SIMULATOR_FEATURES
+from forecasting.sparcs import DataError, load_sparcs, normalise_sparcs
+from forecasting.synthetic import generate
+from forecasting.userdata import load_admissions
+
+app = typer.Typer(help="Forecast admissions and LOS; evaluate on time-ordered holdouts.",
+                  no_args_is_help=True)
+console = Console()
+Data = Annotated[
+    Path | None,
+    typer.Option(help="your data (default: the built-in synthetic history, 3 years)"),
+]
+Out = Annotated[Path, typer.Option(help="output folder")]
+
+
+def _fail(error: Exception) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+def _table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="left" if column == frame.columns[0] else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:,.3g}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+@app.command("backtest")
+def backtest_command(
+    data: Data = None,
+    out: Out = Path("forecast"),
+    test_days: Annotated[int, typer.Option(min=28)] = 365,
+) -> None:
+    """Rolling-origin backtest (expanding window, horizons 1-14 days) of every forecaster
+    against the historical average; with the synthetic data, also the true-mean floor.
+
+    --data: an admissions CSV (date, unit, admissions or count), or a folder written by
+    `hospsim data synth` (its expected.csv adds the floor)."""
+    expected = None
+    try:
+        if data is None:
+            history = generate()
+            daily, expected = history.daily, history.expected
+        elif data.is_dir():
+            daily = load_admissions(data / "admissions.csv")
+            if (data / "expected.csv").is_file():
+                expected = pd.read_csv(data / "expected.csv", parse_dates=["date"])
+        else:
+            daily = load_admissions(data)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        _fail(error)
+    result = backtest(daily, expected=expected, test_days=test_days)
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out / "backtest.csv", index=False)
+    result.forecasts.to_csv(out / "forecasts.csv", index=False)
+    figure = plot_backtest(result, out / "backtest_total.png")
+    summary = result.table[(result.table["unit"] == "total") & (result.table["horizon"] == "all")]
+    for freq in ("daily", "weekly"):
+        rows = summary[summary["freq"] == freq][
+            ["model", "rmse", "mae", "mape", "r2", "rmse_reduction_pct", "mae_reduction_pct"]
+        ].rename(columns={"mape": "MAPE %", "rmse_reduction_pct": "RMSE cut %",
+                          "mae_reduction_pct": "MAE cut %"})
+        console.print(_table(rows, f"Total admissions, {freq} (horizons 1-14 days): error, "
+                                   "and % cut vs the historical average"))
+    console.print(f"wrote {out / 'backtest.csv'}, {out / 'forecasts.csv'}, {figure}")
+
+
+def _split(records: pd.DataFrame, test_share: float) -> tuple[pd.Series, pd.Series]:
+    """Train on earlier stays, test on later: by admission date if known, else by year."""
+    when = records["admission_date"]
+    if when.isna().all():
+        when = records["discharge_year"].astype("float")
+    cut = when.quantile(1 - test_share)
+    return when < cut, when >= cut
+
+
+@app.command("los")
+def los_command(
+    data: Data = None,
+    out: Out = Path("forecast"),
+    kinds: Annotated[list[str] | None, typer.Option("--kind", help="model(s) to fit")] = None,
+    features: Annotated[
+        str, typer.Option(help="'simulator' (what simulated patients have) or 'all'")
+    ] = "simulator",
+    leakage: Annotated[
+        bool, typer.Option("--leakage", help="also use charges, costs and disposition "
+                           "(known only at discharge: shows what leakage inflates)")
+    ] = False,
+    test_share: Annotated[float, typer.Option(min=0.05, max=0.5)] = 0.25,
+) -> None:
+    """Fit the LOS models on earlier stays, evaluate on later ones: RMSE, MAE, R² in days,
+    and the calibration of their predictive distributions."""
+    truth = None
+    try:
+        if data is None:
+            history = generate()
+            records = normalise_sparcs(history.records).records
+            truth = history.los_expected.to_numpy()
+        else:
+            loaded = load_sparcs(data)
+            records = loaded.records
+            dropped = {k: v for k, v in loaded.dropped.items() if v}
+            console.print(f"{loaded.rows_read:,} rows read, {len(records):,} used"
+                          + (f"; dropped {dropped}" if dropped else ""))
+        kinds = kinds or list(KINDS)
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown --kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
+        if features not in ("simulator", "all"):
+            raise ValueError("--features must be 'simulator' or 'all'")
+    except (DataError, ValueError, FileNotFoundError) as error:
+        _fail(error)
+    chosen = SIMULATOR_FEATURES if features == "simulator" else LOS_FEATURES
+    train, test = _split(records, test_share)
+    rows, calibrations, fitted = [], [], {}
+    for kind in kinds:
+        model = LosRegressor(kind, features=chosen, use_leakage=leakage)
+        model.fit(records[train.to_numpy()])
+        fitted[kind] = model
+        rows.append({"model": kind, **evaluate(model, records[test.to_numpy()])})
+        calibrations.append(calibration(model, records[test.to_numpy()]).assign(model=kind))
+    if truth is not None:
+        floor = error_table(records.loc[test.to_numpy(), "length_of_stay"].to_numpy(),
+                            truth[test.to_numpy()])
+        rows.append({"model": "true_mean (ceiling)", "rmse": floor["rmse"],
+                     "mae": floor["mae"], "r2": floor["r2"], "rows": floor["n"]})
+    metrics = pd.DataFrame(rows)
+    calib = pd.concat(calibrations, ignore_index=True)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics.to_csv(out / "los_metrics.csv", index=False)
+    calib.to_csv(out / "los_calibration.csv", index=False)
+    figure = _plot_los(fitted, records[test.to_numpy()], calib, out / "los.png")
+    console.print(_table(metrics[["model", "rmse", "mae", "r2"]],
+                         f"LOS (days) on the latest {test_share:.0%} of stays"
+                         + (" — with leakage columns" if leakage else "")))
+    wide = calib.pivot(index="q", columns="model", values="share_below").reset_index()
+    console.print(_table(wide, "Calibration: share of held-out stays below the predicted "
+                               "q-th quantile (should be q)"))
+    console.print(f"wrote {out / 'los_metrics.csv'}, {out / 'los_calibration.csv'}, {figure}")
+
+
+def _plot_los(fitted: dict, test: pd.DataFrame, calib: pd.DataFrame, path: Path) -> Path:
+    """Calibration curves, and mean actual LOS against predicted (by prediction decile)."""
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    left.plot([0, 1], [0, 1], color="grey", ls="--", lw=1)
+    for kind, rows in calib.groupby("model", sort=False):
+        left.plot(rows["q"], rows["share_below"], marker="o", ms=3, label=kind)
+    left.set(title="calibration", xlabel="predicted quantile q",
+             ylabel="share of stays below it")
+    left.legend(fontsize="small")
+    actual = test["length_of_stay"].to_numpy()
+    top = 0.0
+    for kind, model in fitted.items():
+        predicted = model.predict(test)
+        edges = np.quantile(predicted, np.linspace(0, 1, 11))
+        bins = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, 9)
+        means = pd.DataFrame({"bin": bins, "p": predicted, "a": actual}).groupby("bin").mean()
+        right.plot(means["p"], means["a"], marker="o", ms=3, label=kind)
+        top = max(top, means["p"].max(), means["a"].max())
+    right.plot([0, top], [0, top], color="grey", ls="--", lw=1)
+    right.set(title="predicted vs actual (deciles of prediction)", xlabel="predicted LOS (days)",
+              ylabel="mean actual LOS (days)")
+    right.legend(fontsize="small")
+    figure.savefig(path, dpi=110)
+    return path
