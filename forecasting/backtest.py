@@ -190,9 +190,19 @@ def plot_backtest(
     floor = recent[recent["model"] == FLOOR].drop_duplicates("date").sort_values("date")
     if not floor.empty:
         paths.plot(floor["date"], floor["forecast"], color="grey", ls=":", label="true mean")
+    # 80% intervals from the best model's errors by horizon at earlier origins only
+    earlier = mine[(mine["model"] == best) & (mine["origin"] < recent["origin"].min())]
+    spread = (earlier["actual"] - earlier["forecast"]).groupby(earlier["horizon"])
+    low, high = spread.quantile(0.1), spread.quantile(0.9)
     for origin, path_ in recent[recent["model"] == best].groupby("origin"):
-        paths.plot(path_["date"], path_["forecast"], lw=1.5, label=f"{best} from {origin:%d %b}")
-    paths.set(title=f"{unit}: last {last_origins} origins", ylabel="admissions / day")
+        line, = paths.plot(path_["date"], path_["forecast"], lw=1.5,
+                           label=f"{best} from {origin:%d %b}")
+        if not earlier.empty:
+            paths.fill_between(path_["date"], path_["forecast"] + path_["horizon"].map(low),
+                               path_["forecast"] + path_["horizon"].map(high),
+                               color=line.get_color(), alpha=0.15, lw=0)
+    paths.set(title=f"{unit}: last {last_origins} origins (bands: 80% intervals)",
+              ylabel="admissions / day")
     paths.legend(fontsize="small")
     paths.xaxis.set_major_formatter(ConciseDateFormatter(paths.xaxis.get_major_locator()))
 
