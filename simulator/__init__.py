@@ -51,6 +51,8 @@ def simulate(
     arrivals = draw_patients(scenario, days, los_model, streams)
     patients = pd.concat([present, arrivals], ignore_index=True) if len(present) else arrivals
     hospital = Hospital(scenario, policy, patients, days, event_log=event_log, hourly=hourly)
+    if hasattr(policy, "reveal"):  # an oracle: the future, for the perfect-information bound
+        policy.reveal(hospital.truth())
     hospital.run(placements)
     name = policy_name or type(policy).__name__
     entropy = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed

@@ -14,6 +14,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 import simpy
+from simpy.events import URGENT
 
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
@@ -26,6 +27,18 @@ PATIENT_COLUMNS = (
     "kind", "age_group", "admission_type", "diagnosis_group", "specialty", "severity",
     "risk_of_mortality", "surgical", "needs_icu", "ventilated", "los_predicted",
 )
+
+
+class Tick(simpy.Event):
+    """A timeout that fires before every other event of its instant, so a day's books close
+    (and the census is read) at the stroke of midnight, before that instant's discharges
+    and arrivals. Built as SimPy builds `Timeout`, with URGENT priority instead of NORMAL."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT, delay)
 
 
 class Ward:
@@ -136,7 +149,9 @@ class Hospital:
         ).tolist()
         self.daily: list[tuple] = []
         self._daily_marks: dict[tuple[str, str], float] = {}
-        self._day_counts: dict[str, list[int]] = {w.name: [0, 0] for w in self.wards}
+        # per unit, today: [admissions, discharges, arrivals needing it]
+        self._day_counts: dict[str, list[int]] = {w.name: [0, 0, 0] for w in self.wards}
+        self.arrival_history: dict[str, list[int]] = {w.name: [] for w in self.wards}
         self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
         self._levels = list(self.all_levels().items())
         self._shocks: list = []
@@ -170,6 +185,17 @@ class Hospital:
             c["los_predicted"][i], home.name, phases[0][0].name,
         )
         return Stay(patient, phases, kind == "elective")
+
+    def truth(self) -> pd.DataFrame:
+        """Every patient of the run as drawn, true LOS included, with the unit each first
+        needs and their home ward: what an oracle policy is allowed to see."""
+        c = self._columns
+        homes = [self._home(s, a) for s, a in zip(c["specialty"], c["age_group"], strict=True)]
+        firsts = [
+            self.icu.name if icu and self.icu is not None else self.wards[h].name
+            for icu, h in zip(c["needs_icu"], homes, strict=True)
+        ]
+        return self._patients.assign(home=[self.wards[h].name for h in homes], needs=firsts)
 
     # ---------------------------------------------------------------- running
     def run(self, initial: list[tuple[int, int, float]] = ()) -> None:
@@ -208,7 +234,7 @@ class Hospital:
             for stay in self._electives_today:
                 env.timeout(stay.patient.arrival - now, stay).callbacks.append(arrive)
             self._electives_today = []
-            yield env.timeout(HOURS_PER_DAY)
+            yield Tick(env, HOURS_PER_DAY)
 
     def _apply_plan(self, plan: Plan) -> None:
         for name, beds in plan.staffed.items():
@@ -292,6 +318,7 @@ class Hospital:
         self.counts.arrivals += 1
         need = stay.phases[0][0]
         need.demand.add(now, 1)
+        self._day_counts[need.name][2] += 1
         if need is self.icu:
             self.counts.icu_requests += 1
         if self.log is not None:
@@ -357,7 +384,7 @@ class Hospital:
         for hour in range(int(start), int(self.days * HOURS_PER_DAY)):
             day, hour_of_day = divmod(hour, HOURS_PER_DAY)
             self.hourly.append((day, hour_of_day, *(w.census.value for w in self.wards)))
-            yield env.timeout(1)
+            yield Tick(env, 1)
 
     def _after_limit(self, stay: Stay, need: Ward) -> None:
         """Boarded as long as allowed: off-service in any unit of the same kind, or away."""
@@ -381,7 +408,7 @@ class Hospital:
             (need.waiting if stay.unit is None else stay.unit.blocked).add(now, -1)
         if stay.phase == 0:
             self.counts.admissions += 1
-            stay.started = now
+            stay.started = patient.admitted = now
             if not stay.elective:
                 self.waits.append(now - patient.requested_at)
             self._day_counts[ward.name][0] += 1
@@ -569,18 +596,19 @@ class Hospital:
             self._daily_marks[key] = area
         for ward in self.wards:
             name = ward.name
-            admitted, discharged = self._day_counts[name]
-            self._day_counts[name] = [0, 0]
+            admitted, discharged, arrived = self._day_counts[name]
+            self._day_counts[name] = [0, 0, 0]
             self.demand_history[name].append(means[(name, "demand")])
+            self.arrival_history[name].append(arrived)
             self.daily.append((
                 day, name, means[(name, "census")], ward.census.value, means[(name, "staffed")],
                 means[(name, "demand")], means[(name, "waiting")] + means[(name, "blocked")],
-                means[(name, "offservice")], admitted, discharged,
+                means[(name, "offservice")], admitted, discharged, arrived,
             ))
         self.daily.append((
             day, "ventilators", means[("ventilators", "census")], self.vent_used.value,
             means[("ventilators", "staffed")], means[("ventilators", "census")]
-            + means[("ventilators", "waiting")], means[("ventilators", "waiting")], 0.0, 0, 0,
+            + means[("ventilators", "waiting")], means[("ventilators", "waiting")], 0.0, 0, 0, 0,
         ))
 
     def _log(self, stay: Stay, event: str, unit: str | None) -> None:

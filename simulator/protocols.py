@@ -50,6 +50,8 @@ class Patient:
     """Where the patient lies now (None while boarding)."""
     requested_at: float = 0.0
     """When the pending bed request was made (hours)."""
+    admitted: float | None = None
+    """When the patient first got a bed (hours); None before."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,13 @@ class Policy(Protocol):
     def place(self, patient: Patient, view: HospitalView) -> str:
         """A unit name with a free staffed bed, `HOLD` or `DIVERT`."""
         ...
+
+
+class Oracle(Protocol):
+    """A policy that may see the future (the perfect-information bound): before the run the
+    simulator hands it every patient as drawn, arrival times and true LOS included."""
+
+    def reveal(self, truth: pd.DataFrame) -> None: ...
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from simulator.hospital import Hospital
 DAYS_PER_MONTH = 365.25 / 12
 DAILY_COLUMNS = (
     "day", "unit", "census_mean", "census_midnight", "staffed_mean", "demand_mean",
-    "waiting_mean", "offservice_mean", "admissions", "discharges",
+    "waiting_mean", "offservice_mean", "admissions", "discharges", "arrivals",
 )
 
 

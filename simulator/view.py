@@ -76,6 +76,10 @@ class HospitalView:
         """Mean daily demand (patients needing this unit, in a bed or waiting), day by day."""
         return self._h.demand_history[unit]
 
+    def arrival_history(self, unit: str) -> list[int]:
+        """Arrivals whose first need was this unit, day by day (completed days only)."""
+        return self._h.arrival_history[unit]
+
     def electives_today(self) -> list[Patient]:
         """Today's booked electives (ids go in `Plan.defer`); only meaningful inside `plan`."""
         return [stay.patient for stay in self._h._electives_today]

@@ -640,3 +640,20 @@ def test_ventilator_logged_after_icu_admission() -> None:
             checked += 1
             assert row.patient in in_icu, f"{row.event} for patient {row.patient} not in ICU"
     assert checked
+
+
+def test_midnight_census_is_read_before_that_instants_events() -> None:
+    """A 1-day stay admitted at midnight ends exactly at the next midnight: the day's
+    census_midnight must still count it (the books close before the instant's events)."""
+    scenario = Scenario(
+        name="tie", horizon_days=10, warmup_days=0,
+        units=[{"name": "ward", "beds": 4, "nurse_ratio": 1.0, "specialties": ["*"]}],
+        arrivals=[{"name": "emergency", "daily_rate": 2.0}],
+        los={"model": "fixed", "mean_days": 1.0},
+        boarding={"limit_hours": 2.0},
+        surges=[{"start_day": 0, "duration_days": 1, "name": "closed",
+                 "staff_availability": {"*": 0.0}}],
+    )
+    for policy in POLICIES:
+        result = _run(scenario, policy, 1)
+        check_kpis_match_log(scenario, result, replay(scenario, 1, result))
