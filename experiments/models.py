@@ -17,11 +17,6 @@ from pathlib import Path
 # ten times slower. Passive waiting costs nothing when the machine is idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from forecasting.artefacts import cached, data_hash
-from forecasting.los_models import LosRegressor
-from forecasting.records import SIMULATOR_FEATURES
-from forecasting.sparcs import load_sparcs, normalise_sparcs
-from forecasting.synthetic import generate
 from scenarios.schema import TRAINED_LOS, Scenario
 from simulator import LosModel
 
@@ -37,7 +32,14 @@ def los_model_for(scenario: Scenario) -> LosModel | None:
 
 
 @cache  # one load per process: workers share the artefact the first call cached
-def _trained(kind: str, data: str | None) -> LosRegressor:
+def _trained(kind: str, data: str | None) -> LosModel:
+    # imported here: a study of parametric scenarios never pays for sklearn and xgboost
+    from forecasting.artefacts import cached, data_hash
+    from forecasting.los_models import LosRegressor
+    from forecasting.records import SIMULATOR_FEATURES
+    from forecasting.sparcs import load_sparcs, normalise_sparcs
+    from forecasting.synthetic import generate
+
     if data is None:
         records = normalise_sparcs(generate(**SYNTHETIC).records).records
         source = {"synthetic": SYNTHETIC, "records_sha256": data_hash(records)}
@@ -48,7 +50,7 @@ def _trained(kind: str, data: str | None) -> LosRegressor:
         records = None
         source = {"file_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
-    def build() -> LosRegressor:
+    def build() -> LosModel:
         rows = records if records is not None else load_sparcs(data).records
         return LosRegressor(kind, features=SIMULATOR_FEATURES).fit(rows)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scenarios.schema import SEVERITIES, LosSpec
 
@@ -52,6 +51,8 @@ class ParametricLos:
 
     def mean(self, severity: int) -> float:
         """Expected LOS (days) for a severity code 1-4, exactly, cap included."""
+        from scipy import stats  # only offered-load calculations need it; keep imports light
+
         spec, m, cap = self.spec, self._means[severity - 1], self.spec.max_days
         if spec.model == "fixed":
             return float(min(m, cap))
