@@ -251,6 +251,7 @@ def stress(
             spec = load_study(study)
             scenario = scenario or spec.scenario
             vary, until, policy = vary or spec.vary, until or spec.until, policy or spec.policy
+            full = full or spec.full
             overrides = [*spec.set, f"replications={spec.replications}", *overrides]
         if scenario is None or vary is None or until is None:
             raise ValueError("give SCENARIO, --vary and --until, or --study NAME")

@@ -137,3 +137,17 @@ def stress_curve(curve: pd.DataFrame, kpi: str, threshold: float, path: str,
     ax.set_ylabel(kpi)
     ax.legend(frameon=False, fontsize=8)
     return _svg(figure)
+
+
+def cost_curve(curve: pd.DataFrame, path: str, cheapest: float | None) -> str:
+    """Total cost against the swept capacity: where one more unit stops paying for itself."""
+    figure, ax = plt.subplots(figsize=(7, 3.2))
+    ax.fill_between(curve["value"], curve["cost_total"] - curve["cost_half_width"],
+                    curve["cost_total"] + curve["cost_half_width"], alpha=0.25, lw=0)
+    ax.plot(curve["value"], curve["cost_total"], marker="o", ms=3)
+    if cheapest is not None:
+        ax.axvline(cheapest, color="0.4", ls=":", lw=1, label=f"lowest cost at {cheapest:g}")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_xlabel(path)
+    ax.set_ylabel("total cost")
+    return _svg(figure)

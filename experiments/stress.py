@@ -89,6 +89,7 @@ class StudySpec(BaseModel):
     until: str
     policy: str | None = None
     replications: int = 10
+    full: bool = False  # run every value (for the cost curve), not stop once certain
 
 
 def study_names() -> list[str]:
@@ -145,13 +146,37 @@ def run_stress(
             raise ValueError(f"--until: unknown KPI {condition.kpi!r}")
         mean, half, _ = confidence_interval(study.kpis[condition.kpi].to_numpy())
         half = 0.0 if np.isnan(half) else half
+        costs = study.kpis.sort_values("replication")["cost_total"].to_numpy()
+        cost, cost_half, _ = confidence_interval(costs)
+        step = {}
+        if rows:  # the same seeds at every value: the cost change is a paired difference
+            change, change_half, _ = confidence_interval(costs - rows[-1]["costs"])
+            step = {"cost_change": change, "cost_change_half_width": change_half}
         rows.append({"value": value, "mean": mean, "ci_low": mean - half,
-                     "ci_high": mean + half, "n": len(study.kpis)})
+                     "ci_high": mean + half, "n": len(study.kpis), "cost_total": cost,
+                     "cost_half_width": cost_half, **step, "costs": costs})
         low_side, high_side = condition.holds(mean - half), condition.holds(mean + half)
         if stop_when_certain and low_side and high_side:
             break
-    curve = pd.DataFrame(rows)
+    curve = pd.DataFrame(rows).drop(columns="costs")
     return StressResult(sweep, condition, chosen, curve, *_breaking_points(curve, condition))
+
+
+def cheapest(result: StressResult) -> dict | None:
+    """The breakeven view: the value with the lowest mean total cost, and whether the next
+    step costs significantly more (the point where more capacity stops paying for itself)."""
+    curve = result.curve
+    if len(curve) < 2:
+        return None
+    best = int(curve["cost_total"].idxmin())
+    after = curve.iloc[best + 1] if best + 1 < len(curve) else None
+    finding = {"value": curve.loc[best, "value"], "cost_total": curve.loc[best, "cost_total"]}
+    if after is not None:
+        low = after["cost_change"] - after["cost_change_half_width"]
+        finding.update(next_value=after["value"], next_change=after["cost_change"],
+                       next_change_half_width=after["cost_change_half_width"],
+                       next_significant=bool(low > 0))
+    return finding
 
 
 def _breaking_points(curve: pd.DataFrame, condition: Condition):
@@ -197,8 +222,12 @@ def write_stress_report(result: StressResult, source: str, out: Path) -> dict[st
     figure = figures.stress_curve(result.curve, result.condition.kpi,
                                   result.condition.threshold, result.sweep.path,
                                   result.crossing)
+    breakeven = cheapest(result)
+    cost = figures.cost_curve(result.curve, result.sweep.path,
+                              breakeven["value"] if breakeven else None)
     paths["stress.html"].write_text(template.render(
         source=source, result=result, sentence=describe(result), figure=figure,
-        rows=result.curve.to_dict("records"), n=int(result.curve["n"].max()),
+        cost=cost, breakeven=breakeven, rows=result.curve.to_dict("records"),
+        n=int(result.curve["n"].max()),
     ))
     return paths
