@@ -278,6 +278,9 @@ class Costs(Strict):
     premium_bed_day: NonNegative = 900.0
     overflow_patient_day: NonNegative = 400.0
     diversion: NonNegative = 2500.0
+    icu_refusal: NonNegative = Field(
+        5000.0, description="an ICU patient not given an ICU bed at once (boarded or elsewhere)"
+    )
     elective_cancellation: NonNegative = 1500.0
     ventilator_shortfall_patient_day: NonNegative = 10000.0
 

@@ -122,6 +122,7 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         + premium * costs.premium_bed_day,
         "cost_overflow": offservice / HOURS_PER_DAY * costs.overflow_patient_day,
         "cost_diversion": counts.diversions * costs.diversion,
+        "cost_icu_refusal": counts.icu_refusals * costs.icu_refusal,
         "cost_cancellation": counts.elective_cancellations * costs.elective_cancellation,
         "cost_ventilator_shortfall": shortfall_hours / HOURS_PER_DAY
         * costs.ventilator_shortfall_patient_day,
