@@ -561,6 +561,8 @@ class Hospital:
         stay.patient.requested_at = 0.0
         ward.demand.add(0.0, 1)
         ward.census.add(0.0, 1)
+        if ward.census.value > ward.staffed.value:  # a bed in use stays open (staff or not)
+            self._sync_staffed(ward)
         ward.occupants.add(stay.patient)
         stay.unit = ward
         stay.patient.unit = ward.name

@@ -657,3 +657,18 @@ def test_midnight_census_is_read_before_that_instants_events() -> None:
     for policy in POLICIES:
         result = _run(scenario, policy, 1)
         check_kpis_match_log(scenario, result, replay(scenario, 1, result))
+
+
+def test_initial_census_keeps_its_beds_when_staff_are_off_on_day_0() -> None:
+    """Patients in bed at the start keep their beds even if no nurse is on duty that day."""
+    scenario = Scenario(
+        name="sick-start", horizon_days=10, warmup_days=0,
+        units=[{"name": "ward", "beds": 2, "nurse_ratio": 1.0, "specialties": ["*"]}],
+        arrivals=[{"name": "emergency", "daily_rate": 1.0}],
+        boarding={"limit_hours": 0.0}, initial={"census": {"ward": 1}},
+        surges=[{"start_day": 0, "duration_days": 1, "name": "all off sick",
+                 "staff_availability": {"*": 0.0}}],
+    )
+    for policy in POLICIES:
+        result = _run(scenario, policy, 0)
+        check_kpis_match_log(scenario, result, replay(scenario, 0, result))
