@@ -185,7 +185,8 @@ class CaseMixOverride(Strict):
     ventilation_probability: SeverityProbabilities | None = None
 
 
-PARAMETRIC_LOS = ("lognormal", "exponential", "gamma", "fixed", "empirical")
+PARAMETRIC_LOS = ("parametric", "lognormal", "exponential", "gamma", "fixed", "empirical")
+"""'parametric' is the default parametric model: lognormal with means by severity."""
 TRAINED_LOS = ("linear", "random_forest", "xgboost")
 
 

@@ -41,7 +41,7 @@ class ParametricLos:
         elif spec.model == "gamma":
             shape = 1.0 / spec.cv**2
             draws = rng.gamma(shape, mean / shape, size=n)
-        elif spec.model == "lognormal":
+        elif spec.model in ("lognormal", "parametric"):
             sigma2 = np.log1p(spec.cv**2)
             draws = rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size=n)
         else:
@@ -63,7 +63,7 @@ class ParametricLos:
             theta = m / k
             return float(m * stats.gamma.cdf(cap, k + 1, scale=theta)
                          + cap * stats.gamma.sf(cap, k, scale=theta))
-        if spec.model == "lognormal":
+        if spec.model in ("lognormal", "parametric"):
             sigma = np.sqrt(np.log1p(spec.cv**2))
             mu = np.log(m) - sigma**2 / 2
             z = (np.log(cap) - mu) / sigma
