@@ -151,3 +151,14 @@ def cost_curve(curve: pd.DataFrame, path: str, cheapest: float | None) -> str:
     ax.set_xlabel(path)
     ax.set_ylabel("total cost")
     return _svg(figure)
+
+
+def warmup(census: list[float], cut: int) -> str:
+    """The pilot runs' mean daily census and the MSER-5 truncation point."""
+    figure, ax = plt.subplots(figsize=(7, 2.6))
+    ax.plot(range(len(census)), census, lw=1)
+    ax.axvline(cut, color="C3", ls="--", lw=1, label=f"warm-up: {cut} days")
+    ax.set_xlabel("day (pilot runs started empty)")
+    ax.set_ylabel("census (patients)")
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(figure)

@@ -115,6 +115,8 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
         "ventilators": figures.ventilators(census, policies),
+        "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])
+        if "pilot_census" in manifest["warmup"] else None,
         "scenario_yaml": yaml.safe_dump(manifest["scenario"], sort_keys=False),
         "scenario_diff": scenario_diff(manifest),
         "versions": manifest["versions"],

@@ -34,3 +34,12 @@ def test_report_command_rebuilds_from_a_results_folder(tmp_path):
     assert "Each policy against baseline" in (tmp_path / "report.html").read_text()
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "no manifest.json" in missing.output
+
+
+def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
+    scenario = scenarios.load("baseline", ["horizon_days=60", "warmup_days=auto",
+                                           "replications=2"])
+    study = run_study(scenario, tmp_path, source="baseline")
+    html = study.paths["report.html"].read_text()
+    assert "MSER-5 deletes the first" in html
+    assert html.count("<svg") == 6
