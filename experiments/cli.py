@@ -14,6 +14,7 @@ from rich.table import Table
 
 import scenarios
 from experiments.forecast_cli import app as forecast_app
+from experiments.plan_cli import plan
 from experiments.report import write_report
 from experiments.runner import default_workers
 from experiments.stats import paired_differences, summarise
@@ -38,6 +39,7 @@ console = Console()
 data_app = typer.Typer(help="Synthetic and user data for the forecasters.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(forecast_app, name="forecast")
+app.command("plan")(plan)
 
 HEADLINE_KPIS = (
     ("occupancy_pct", "Occupancy of staffed beds (%)"),
