@@ -7,9 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from policies.baseline import Baseline, Static
+from policies.greedy import Greedy
+from policies.milp import Milp
+from policies.oracle import OracleMilp
 from simulator import Policy
 
-REGISTRY: dict[str, Callable[..., Policy]] = {"baseline": Baseline, "static": Static}
+REGISTRY: dict[str, Callable[..., Policy]] = {
+    "baseline": Baseline, "greedy": Greedy, "milp": Milp, "oracle": OracleMilp, "static": Static,
+}
 
 
 def policy_names() -> list[str]:
@@ -17,7 +22,8 @@ def policy_names() -> list[str]:
 
 
 def make_policy(name: str, params: dict[str, Any] | None = None) -> Policy:
-    """Build a policy; a misspelt name or parameter is an error that lists the valid ones."""
+    """Build a policy; a misspelt name, parameter or forecast source is an error that lists
+    the valid ones."""
     if name not in REGISTRY:
         raise ValueError(f"unknown policy {name!r}; available: {', '.join(policy_names())}")
     factory = REGISTRY[name]

@@ -97,7 +97,7 @@ def test_every_builtin_scenario_validates_and_runs(name):
 
 
 def test_unknown_policy_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="available: baseline, static"):
+    with pytest.raises(ValueError, match="available: baseline, greedy, milp, oracle, static"):
         make_policy("greedyy")
     with pytest.raises(ValueError, match="its parameters: weeks, headroom, min_weeks"):
         make_policy("baseline", {"weekz": 3})

@@ -1,0 +1,207 @@
+"""What the forecast-using policies expect to happen: arrivals per unit and day from a
+pluggable source, and the census those arrivals and today's occupants add up to.
+
+Sources are objects handed to a policy, never imported from `forecasting/` (policies may
+depend on the simulator and scenarios only); experiments registers trained sources by name
+with `register_source`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from scenarios.schema import Scenario
+from simulator import HospitalView, Patient
+from simulator.calendar import HOURS_PER_DAY
+from simulator.pathway import phase_plan
+
+
+class ArrivalForecast(Protocol):
+    """Expected arrivals per unit (by the unit they first need) on each coming day."""
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray] | None:
+        """`horizon` values per unit, today first; None while the source cannot tell yet."""
+        ...
+
+
+class Historical:
+    """Mean arrivals on the same weekday over the last `weeks` weeks (all days so far
+    before a full week exists): the planner's rule of thumb, and the reference."""
+
+    def __init__(self, weeks: int = 8, min_days: int = 7) -> None:
+        self.weeks, self.min_days = weeks, min_days
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray] | None:
+        out = {}
+        for unit in view.units:
+            history = np.asarray(view.arrival_history(unit.name), dtype=float)
+            n = history.size
+            if n < self.min_days:
+                return None
+            values = np.empty(horizon)
+            for k in range(horizon):
+                back = (7 - k % 7) % 7 or 7  # the same weekday, most recent first
+                same = history[n - back :: -7][: self.weeks] if n >= back else history
+                values[k] = same.mean() if same.size else history.mean()
+            out[unit.name] = values
+        return out
+
+
+class Perfect:
+    """The arrivals that will really come (counted from the revealed truth): the forecast
+    with no error, to price what forecast error costs."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, np.ndarray] | None = None
+
+    def reveal(self, truth: pd.DataFrame) -> None:
+        arrivals = truth[truth["time"] >= 0]
+        days = (arrivals["time"].to_numpy() // HOURS_PER_DAY).astype(int)
+        size = int(days.max()) + 1 if days.size else 1
+        needs = arrivals["needs"].to_numpy()
+        self.counts = {
+            unit: np.bincount(days[needs == unit], minlength=size).astype(float)
+            for unit in np.unique(needs)
+        }
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray] | None:
+        if self.counts is None:
+            raise RuntimeError("the perfect forecast needs the truth: the simulator reveals it")
+        out = {}
+        for unit in view.units:
+            counts = self.counts.get(unit.name, np.zeros(0))
+            window = counts[view.day : view.day + horizon]
+            out[unit.name] = np.pad(window, (0, horizon - window.size))
+        return out
+
+
+SOURCES: dict[str, Callable[[], ArrivalForecast]] = {
+    "historical": Historical, "perfect": Perfect,
+}
+
+
+def register_source(name: str, factory: Callable[[], ArrivalForecast]) -> None:
+    """Make a forecast source available to every policy's `forecast` parameter."""
+    SOURCES[name] = factory
+
+
+def make_source(name: str) -> ArrivalForecast:
+    if name not in SOURCES:
+        raise ValueError(
+            f"unknown forecast source {name!r}; available: {', '.join(sorted(SOURCES))}"
+        )
+    return SOURCES[name]()
+
+
+def phases_in_days(
+    scenario: Scenario, index: dict[str, int], home: str, icu: bool, los: float
+) -> list[tuple[str, float, float]]:
+    """(unit, start, end) in days from the first admission, stays split as the simulator
+    splits them."""
+    out, start = [], 0.0
+    for unit, hours in phase_plan(scenario, index[home], icu, los):
+        end = start + hours / HOURS_PER_DAY
+        out.append((scenario.units[unit].name, start, end))
+        start = end
+    return out
+
+
+def presence(
+    phases: list[tuple[str, float, float]], offset: float, units: dict[str, int], horizon: int
+) -> np.ndarray:
+    """(units x horizon) 0/1: in which unit the patient is at midday of each coming day,
+    `offset` days after the phases' time origin (midnight today = 0)."""
+    out = np.zeros((len(units), horizon))
+    for unit, start, end in phases:
+        first = max(0, math.ceil(start + offset - 0.5))
+        last = min(horizon, math.ceil(end + offset - 0.5))
+        if last > first:
+            out[units[unit], first:last] = 1.0
+    return out
+
+
+class CensusModel:
+    """Projected census per unit and day: today's occupants by their predicted remaining
+    stay, plus forecast arrivals times the stay pattern of recent arrivals to the same unit.
+
+    The stay pattern (a kernel: share of an arrival present in each unit k days on) is
+    learnt from the predicted LOS of patients the policy has placed, so ICU arrivals carry
+    their step-down and ward days with them, as they will in the simulator.
+    """
+
+    def __init__(self, sample: int = 400, overdue_days: float = 1.0) -> None:
+        self.sample, self.overdue_days = sample, overdue_days
+        self.seen: dict[str, deque[tuple[str, bool, float]]] = {}
+        self._kernel: tuple[int, int, np.ndarray] | None = None
+
+    def observe(self, patient: Patient) -> None:
+        """A first bed request: remember the patient's stay pattern."""
+        if patient.admitted is None:
+            queue = self.seen.setdefault(patient.needs, deque(maxlen=self.sample))
+            queue.append((patient.home, patient.needs_icu, patient.predicted_los))
+
+    def kernel(self, view: HospitalView, horizon: int) -> np.ndarray:
+        """(first unit, unit, days since arrival) expected presence per arrival, refreshed
+        weekly (the stay mix drifts slowly)."""
+        week = view.day // 7
+        if self._kernel is None or self._kernel[:2] != (week, horizon):
+            scenario, units = view.scenario, unit_index(view)
+            k = np.zeros((len(units), len(units), horizon))
+            for first, queue in self.seen.items():
+                for home, icu, los in queue:
+                    phases = phases_in_days(scenario, units, home, icu, los)
+                    k[units[first]] += presence(phases, 0.5, units, horizon)
+                k[units[first]] /= len(queue)
+            self._kernel = (week, horizon, k)
+        return self._kernel[2]
+
+    def occupants(self, view: HospitalView, horizon: int) -> np.ndarray:
+        """(units x horizon) of today's occupants still expected, by predicted LOS."""
+        units = unit_index(view)
+        out = np.zeros((len(units), horizon))
+        for unit in units:
+            for patient in view.occupants(unit):
+                out += occupant_presence(view, patient, patient.predicted_los, units, horizon,
+                                         self.overdue_days)
+        return out
+
+    def arrivals(self, expected: dict[str, np.ndarray], view: HospitalView,
+                 horizon: int) -> np.ndarray:
+        """(units x horizon) census of the forecast arrivals."""
+        units = unit_index(view)
+        kernel = self.kernel(view, horizon)
+        out = np.zeros((len(units), horizon))
+        for name, counts in expected.items():
+            for day in range(horizon):
+                out[:, day:] += counts[day] * kernel[units[name], :, : horizon - day]
+        return out
+
+
+def occupant_presence(
+    view: HospitalView, patient: Patient, los: float, units: dict[str, int], horizon: int,
+    overdue_days: float,
+) -> np.ndarray:
+    """Where an occupant will lie on each coming day, were their stay `los` days long: the
+    current phase in the bed they hold (or, when waiting to move on, in the unit they
+    need), later phases in their units. A patient past the predicted end of the phase is
+    given `overdue_days` more from now."""
+    since = patient.arrival if patient.admitted is None else patient.admitted
+    elapsed = (view.now - since) / HOURS_PER_DAY
+    phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu, los)
+    current = next((i for i, p in enumerate(phases) if p[0] == patient.needs), len(phases) - 1)
+    shift = max(0.0, elapsed + overdue_days - phases[current][2])
+    moved = [(u, s + shift, e + shift) for u, s, e in phases[current:]]
+    blocked = patient.unit in {p[0] for p in phases[:current]}  # waits to move on
+    bed = moved[0][0] if blocked or patient.unit is None else patient.unit
+    moved[0] = (bed, elapsed, moved[0][2])
+    return presence(moved, -elapsed, units, horizon)
+
+
+def unit_index(view: HospitalView) -> dict[str, int]:
+    return {unit.name: i for i, unit in enumerate(view.units)}

@@ -1,0 +1,120 @@
+"""Policies: the MILP beats greedy on its own terms, falls back when the solver fails,
+never stages beds the hospital cannot staff, and the truth helps under CRN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import scenarios
+from policies import make_policy
+from policies.milp import Milp
+from simulator import simulate
+
+SHORT = ["horizon_days=40", "warmup_days=14"]
+
+
+def short(name: str = "baseline", extra: tuple[str, ...] = ()) -> scenarios.Scenario:
+    return scenarios.load(name, [*SHORT, *extra])
+
+
+def test_milp_never_worse_than_greedy_in_its_own_cost_model():
+    policy = Milp(horizon=3)
+    checked = []
+    original = policy.plan
+
+    def plan(day, view):
+        outlook = policy.outlook(view)
+        result = original(day, view)
+        if outlook is not None and day % 5 == 0:
+            greedy = policy.decide(outlook, view)
+            need = policy.need(outlook.mean, outlook.var)
+            caps = {u: view.capacity(u) for u in outlook.units}
+            later = {u: [int(min(need[i, d], caps[u])) for d in range(1, 3)]
+                     for u, i in outlook.units.items()}
+            milp = policy.solves[-1]
+            assert milp["sol_status"] == 1
+            checked.append((milp["objective"], policy.evaluate(outlook, view, greedy, later)))
+        return result
+
+    policy.plan = plan
+    simulate(short(), policy, 3)
+    assert checked
+    for milp, greedy in checked:
+        assert milp <= greedy + 1e-6 * abs(greedy)
+
+
+def test_solver_failure_falls_back_to_greedy_and_is_recorded(monkeypatch):
+    policy = make_policy("milp")
+
+    def broken(model, day):
+        raise RuntimeError("solver crashed")
+
+    monkeypatch.setattr(policy, "solve", broken)
+    result = simulate(short(), policy, 1)
+    assert policy.fallbacks and all("solver crashed" in why for _, why in policy.fallbacks)
+    assert result.kpis["invalid_placements"] == 0
+
+
+def test_timeout_is_a_fallback():
+    policy = make_policy("milp", {"wall_limit": 0.0})
+    simulate(short(), policy, 1)
+    assert policy.fallbacks and all("wall-clock" in why for _, why in policy.fallbacks)
+
+
+@pytest.mark.parametrize("name", ["greedy", "milp", "oracle"])
+def test_never_stages_beds_beyond_capacity(name):
+    scenario = short("staff_sickness")
+    policy = make_policy(name)
+    capacity: dict[tuple[int, str], int] = {}
+    original = policy.plan
+
+    def plan(day, view):
+        capacity.update({(day, u.name): view.capacity(u.name) for u in view.units})
+        out = original(day, view)
+        if out is not None:
+            for unit, beds in out.staffed.items():
+                assert beds <= view.capacity(unit)
+        return out
+
+    policy.plan = plan
+    result = simulate(scenario, policy, 2, event_log=True)
+    beds = {u.name: u.beds for u in scenario.units}
+    # beds above today's capacity stay open only while occupied: the simulator closes them
+    # as they empty; what the policy asked for is checked in `plan` above
+    for _, unit, staffed in result.capacity.itertuples(index=False):
+        assert staffed <= beds[unit]
+    assert capacity
+
+
+def test_unknown_names_are_errors_naming_the_valid_ones():
+    with pytest.raises(ValueError, match="historical"):
+        make_policy("greedy", {"forecast": "crystal_ball"})
+    with pytest.raises(ValueError, match="oracle"):
+        make_policy("orakle")
+    with pytest.raises(ValueError, match="cbc"):
+        make_policy("milp", {"solver": "gurobi"})
+
+
+def test_truth_costs_no_more_than_historical_under_crn():
+    scenario = scenarios.load("baseline", ["horizon_days=60", "warmup_days=21"])
+    seeds = [np.random.SeedSequence(7, spawn_key=(r,)) for r in range(4)]
+    cost = {}
+    for key, name, params in (("hist", "milp", {}), ("perfect", "milp", {"forecast": "perfect"}),
+                              ("oracle", "oracle", {})):
+        cost[key] = np.array([
+            simulate(scenario, make_policy(name, params), s).kpis["cost_total"] for s in seeds
+        ])
+    for key in ("perfect", "oracle"):
+        diff = cost[key] - cost["hist"]
+        half = stats.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
+        assert diff.mean() <= half, (key, diff)
+
+
+@pytest.mark.parametrize("scenario", scenarios.builtin_names())
+@pytest.mark.parametrize("name", ["static", "baseline", "greedy", "milp", "oracle"])
+def test_every_policy_runs_every_scenario(scenario, name):
+    result = simulate(scenarios.load(scenario, ["horizon_days=10", "warmup_days=8"]),
+                      make_policy(name), 1)
+    assert result.kpis["invalid_placements"] == 0
