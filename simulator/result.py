@@ -69,7 +69,7 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         s = ward.staffed.area_at(now) / HOURS_PER_DAY
         k[f"mean_census.{ward.name}"] = o / days
         k[f"staffed_beds.{ward.name}"] = s / days
-        k[f"idle_pct.{ward.name}"] = _pct(1 - o / s) if s > 0 else float("nan")
+        k[f"idle_pct.{ward.name}"] = 100 * (1 - _occupied_share(o, s))
         occupied += o
         staffed += s
         premium += ward.premium.area_at(now) / HOURS_PER_DAY
@@ -82,8 +82,8 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
     target = h.scenario.boarding.target_hours
     shortfall_hours = h.vent_wait.area_at(now)
     k.update({
-        "idle_pct": _pct(1 - occupied / staffed) if staffed > 0 else float("nan"),
-        "occupancy_pct": _pct(occupied / staffed) if staffed > 0 else float("nan"),
+        "idle_pct": 100 * (1 - _occupied_share(occupied, staffed)),
+        "occupancy_pct": 100 * _occupied_share(occupied, staffed),
         "mean_census": occupied / days,
         "occupied_bed_days": occupied,
         "staffed_bed_days": staffed,
@@ -132,5 +132,10 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
     return {name: float(value) for name, value in k.items()}
 
 
-def _pct(share: float) -> float:
-    return 100.0 * share
+def _occupied_share(occupied: float, staffed: float) -> float:
+    """Occupied / staffed bed-hours. The census never exceeds staffed beds, but the two
+    integrals are summed in different orders: a ratio a rounding error above 1 is 1."""
+    if staffed <= 0:
+        return float("nan")
+    share = occupied / staffed
+    return 1.0 if 1.0 < share < 1.0 + 1e-9 else share

@@ -672,3 +672,13 @@ def test_initial_census_keeps_its_beds_when_staff_are_off_on_day_0() -> None:
     for policy in POLICIES:
         result = _run(scenario, policy, 0)
         check_kpis_match_log(scenario, result, replay(scenario, 0, result))
+
+
+def test_idle_share_is_never_negative_from_rounding() -> None:
+    """A unit full all the time: occupied and staffed bed-hours are equal up to the order
+    of summation, and idle % must come out 0, not -2e-14."""
+    from simulator.result import _occupied_share
+
+    assert _occupied_share(2.0833333333333335, 2.083333333333333) == 1.0
+    assert _occupied_share(1.0, 2.0) == 0.5
+    assert math.isnan(_occupied_share(0.0, 0.0))
