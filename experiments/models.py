@@ -17,8 +17,15 @@ from pathlib import Path
 # ten times slower. Passive waiting costs nothing when the machine is idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from experiments.forecast_source import ml_source
+from policies.forecasts import register_source
 from scenarios.schema import TRAINED_LOS, Scenario
 from simulator import LosModel
+
+# The `ml` arrival forecast (policies may not import forecasting: registered from here, which
+# every worker imports); `ml_xgboost` is the same with gradient-boosted trees.
+register_source("ml", ml_source)
+register_source("ml_xgboost", lambda: ml_source("xgboost"))
 
 SYNTHETIC = {"years": 3, "seed": 2015, "start": "2015-01-01"}
 

@@ -1,0 +1,185 @@
+"""The `ml` arrival forecast: a daily admissions forecaster per unit, trained on the
+scenario's own demand, predicting each morning from the latest observed days.
+
+Policies may not import `forecasting`, so this source lives here and `experiments.models`
+registers it with `policies.forecasts.register_source` (every worker imports that module).
+
+Training history: `HISTORY_DAYS` of arrivals per first-need unit, drawn with the simulator's
+own demand functions from a seed no replication uses, dated so that it ends the day before
+the run's first (warm-up) day, without the scenario's surges (they are timed relative to
+the run, not to a history before it). One model per unit is fitted once per scenario and
+process and then only predicts: each morning it reads the training history followed by the
+run's observed `arrival_history`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scenarios.schema import Scenario, home_unit
+from simulator import HospitalView
+from simulator.demand import draw_arrivals, draw_attributes
+
+HISTORY_DAYS = 3 * 365
+HISTORY_SPAWN_KEY = 2_000_000  # far from any replication's spawn key
+DEMAND_FIELDS = {"arrivals", "case_mix", "surges", "units", "start_date", "warmup_days"}
+
+
+@dataclass
+class Trained:
+    """One scenario's training history and fitted forecaster per unit."""
+
+    first: pd.Timestamp  # date of the history's first day
+    history: dict[str, np.ndarray]
+    models: dict[str, object]
+    tail: int  # days of history a prediction reads
+
+
+_CACHE: dict[tuple[str, str], Trained] = {}
+
+
+def scenario_key(scenario: Scenario) -> str:
+    text = scenario.model_dump_json(include=DEMAND_FIELDS) + f"|seed={scenario.seed}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def simulated_history(scenario: Scenario, days: int = HISTORY_DAYS) -> tuple[dt.date, dict]:
+    """Daily arrivals per first-need unit over `days` days ending the day before the run's
+    first day: (first date, {unit: counts})."""
+    run_first = scenario.start_date - dt.timedelta(days=scenario.warmup)
+    first = run_first - dt.timedelta(days=days)
+    # day_dates counts from start_date - warmup: shift start_date so the history starts at
+    # `first`; surges are left out (their timing is the run's, not the history's)
+    past = scenario.model_copy(update={"start_date": first + dt.timedelta(days=scenario.warmup),
+                                       "surges": []})
+    seed = np.random.SeedSequence(scenario.seed, spawn_key=(HISTORY_SPAWN_KEY,))
+    arrivals_rng, attributes_rng = (np.random.default_rng(s) for s in seed.spawn(2))
+    arrivals = draw_arrivals(past, days, arrivals_rng)
+    units = scenario.units
+    icu = next((u.name for u in units if u.kind == "icu"), None)
+    counts = {u.name: np.zeros(days) for u in units}
+    for (s, k), group in arrivals.groupby(["stream", "surge"], sort=True):
+        attributes = draw_attributes(past, int(s), int(k), len(group), attributes_rng)
+        day = (group["time"].to_numpy() // 24).astype(int)
+        homes: dict[tuple[str, str], int | None] = {}
+        for d, specialty, age, needs_icu in zip(
+            day, attributes["specialty"], attributes["age_group"], attributes["needs_icu"],
+            strict=True,
+        ):
+            key = (specialty, age)
+            if key not in homes:
+                homes[key] = home_unit(units, specialty, age)
+            home = homes[key]
+            if needs_icu and icu is not None:
+                counts[icu][d] += 1
+            elif home is not None:
+                counts[units[home].name][d] += 1
+    return first, counts
+
+
+def train(scenario: Scenario, model: str = "linear") -> Trained:
+    """The scenario's trained forecasters, built once per process."""
+    key = (scenario_key(scenario), model)
+    if key not in _CACHE:
+        from forecasting.admissions import make_model  # sklearn/xgboost only when used
+
+        first, history = simulated_history(scenario)
+        spec = _feature_spec(scenario)
+        index = pd.date_range(first, periods=HISTORY_DAYS, freq="D")
+        models = {
+            unit: make_model(model, features=spec).fit(pd.Series(counts, index=index))
+            for unit, counts in history.items()
+        }
+        tail = max(*spec.lags, *spec.windows, spec.level_window or 0) + spec.max_horizon + 7
+        _CACHE[key] = Trained(pd.Timestamp(first), history, models, tail)
+    return _CACHE[key]
+
+
+def _feature_spec(scenario: Scenario):
+    """Default features, with the holiday calendar of the scenario's streams."""
+    from forecasting.features import FeatureSpec
+
+    effect = next((s.holidays for s in scenario.arrivals if s.holidays is not None), None)
+    if effect is None:
+        return FeatureSpec()
+    return FeatureSpec(country=effect.country, subdivision=effect.subdivision)
+
+
+class MlForecast:
+    """`ArrivalForecast` from a forecaster per unit (`linear` by default, or any name of
+    `forecasting.admissions.make_model`, e.g. `xgboost`).
+
+    Each morning's features are built here with numpy (the calendar once for all units)
+    rather than by `Forecaster.predict`, which rebuilds them with pandas per unit: the same
+    features in the same order (`tests/test_ml_source.py` checks the two agree), at a
+    fraction of the cost."""
+
+    def __init__(self, model: str = "linear") -> None:
+        self.model = model
+        self.trained: Trained | None = None
+        self._calendar: tuple[pd.Timestamp, int, np.ndarray] | None = None
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray]:
+        if self.trained is None:
+            self.trained = train(view.scenario, self.model)
+        trained = self.trained
+        spec = next(iter(trained.models.values())).spec_
+        steps = min(horizon, spec.max_horizon)
+        out = {}
+        for unit in view.units:
+            name = unit.name
+            run = view.arrival_history(name)
+            past = trained.history[name]
+            origin = trained.first + pd.Timedelta(days=past.size + len(run) - 1)
+            values = np.concatenate([past[past.size - trained.tail :], run])[-trained.tail :]
+            predicted = self.predict(trained.models[name], values, origin, steps)
+            if horizon > steps:  # beyond the model's reach: the same weekday a week earlier
+                predicted = np.concatenate([predicted, np.zeros(horizon - steps)])
+                for k in range(steps, horizon):
+                    predicted[k] = predicted[k - 7]
+            out[name] = predicted
+        return out
+
+    def calendar(self, spec, origin: pd.Timestamp, steps: int) -> np.ndarray:
+        if self._calendar is None or self._calendar[:2] != (origin, steps):
+            from forecasting.features import calendar_features
+
+            dates = pd.date_range(origin + pd.Timedelta(days=1), periods=steps, freq="D")
+            frame = calendar_features(dates, spec.fourier_order, spec.country, spec.subdivision)
+            self._calendar = (origin, steps, frame.to_numpy(dtype=float))
+        return self._calendar[2]
+
+    def predict(self, model, values: np.ndarray, origin: pd.Timestamp, steps: int) -> np.ndarray:
+        """`model.predict(history, steps)` for the history `values` ending on `origin`."""
+        spec = model.spec_
+        n, mh = values.size, spec.max_horizon
+        sums = np.concatenate([[0.0], np.cumsum(values)])
+        ends = n + np.arange(steps) - mh + 1  # exclusive end of each trailing window
+
+        def trailing(window: int) -> np.ndarray:
+            return (sums[ends] - sums[ends - window]) / window
+
+        columns = [values[n + np.arange(steps) - lag] for lag in spec.lags]
+        columns += [trailing(window) for window in spec.windows]
+        past = np.column_stack(columns)
+        level = np.ones(steps)
+        if spec.level_window is not None:
+            level = np.maximum(trailing(spec.level_window), 1 / spec.level_window)
+            past = past / level[:, None]
+        X = np.hstack([self.calendar(spec, origin, steps), past])
+        estimator = model.estimator_
+        if hasattr(estimator, "coef_"):
+            ratio = X @ estimator.coef_ + estimator.intercept_
+        else:
+            names = list(estimator.feature_names_in_)
+            ratio = np.asarray(estimator.predict(pd.DataFrame(X, columns=names)), dtype=float)
+        return np.clip(ratio * level, 0.0, None)
+
+
+def ml_source(model: str = "linear") -> MlForecast:
+    return MlForecast(model)

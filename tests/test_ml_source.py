@@ -1,0 +1,96 @@
+"""The `ml` arrival forecast: registered by experiments.models, trained on the scenario's
+own demand, fast numpy features equal to the forecaster's own, and better than the
+historical average on the days of a run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import experiments.models  # noqa: F401 - registers the `ml` source
+import scenarios
+from experiments.forecast_source import HISTORY_DAYS, MlForecast, simulated_history, train
+from policies import make_policy
+from policies.forecasts import Historical
+from simulator import simulate
+
+SHORT = ["horizon_days=60", "warmup_days=14"]
+
+
+def test_ml_source_is_registered():
+    policy = make_policy("greedy", {"forecast": "ml"})
+    assert isinstance(policy.source, MlForecast)
+    assert isinstance(make_policy("milp", {"forecast": "ml_xgboost"}).source, MlForecast)
+
+
+def test_history_ends_the_day_before_the_run_and_matches_its_demand():
+    scenario = scenarios.load("baseline", SHORT)
+    first, counts = simulated_history(scenario)
+    run_first = scenario.start_date - pd.Timedelta(days=scenario.warmup).to_pytimedelta()
+    assert first + pd.Timedelta(days=HISTORY_DAYS).to_pytimedelta() == run_first
+    daily = simulate(scenario, make_policy("baseline"), 1).daily
+    units = [u.name for u in scenario.units]
+    run = daily[daily["unit"].isin(units)].groupby("unit")["arrivals"].mean()
+    for unit in units:
+        per_day = counts[unit].mean()
+        assert abs(run[unit] - per_day) <= 0.15 * per_day + 0.5, (unit, run[unit], per_day)
+    assert train(scenario) is train(scenario)  # once per scenario and process
+
+
+def test_fast_features_equal_the_forecasters_predict():
+    scenario = scenarios.load("baseline", SHORT)
+    trained = train(scenario)
+    source = MlForecast()
+    for name, model in trained.models.items():
+        values = trained.history[name][-trained.tail:]
+        index = pd.date_range(trained.first + pd.Timedelta(days=HISTORY_DAYS - values.size),
+                              periods=values.size, freq="D")
+        expected = model.predict(pd.Series(values, index=index), 7).to_numpy()
+        got = source.predict(model, values, index[-1], 7)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+class Recorder:
+    """Returns the ml forecast and records it next to the historical one."""
+
+    def __init__(self) -> None:
+        self.ml, self.historical = MlForecast(), Historical()
+        self.forecasts: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.view = None
+
+    def expected(self, view, horizon):
+        self.view = view
+        ml = self.ml.expected(view, horizon)
+        historical = self.historical.expected(view, horizon)
+        if historical is not None:
+            self.forecasts.append((view.day, sum(ml.values()), sum(historical.values())))
+        return ml
+
+
+def test_ml_forecast_beats_the_historical_average_on_a_run():
+    scenario = scenarios.load("baseline", ["horizon_days=120", "warmup_days=14"])
+    policy = make_policy("greedy", {"forecast": "ml"})
+    policy.source = recorder = Recorder()
+    simulate(scenario, policy, 1)
+    view = recorder.view
+    actual = sum(np.asarray(view.arrival_history(u.name), dtype=float) for u in view.units)
+    errors = {"ml": [], "historical": []}
+    for day, ml, historical in recorder.forecasts:
+        for k in range(ml.size):
+            if day + k < actual.size:
+                errors["ml"].append(abs(ml[k] - actual[day + k]))
+                errors["historical"].append(abs(historical[k] - actual[day + k]))
+    mae = {key: float(np.mean(v)) for key, v in errors.items()}
+    assert len(errors["ml"]) > 500
+    assert mae["ml"] < mae["historical"], mae
+
+
+@pytest.mark.parametrize("forecast", ["ml"])
+def test_milp_with_ml_forecast_runs(forecast):
+    scenario = scenarios.load("baseline", ["horizon_days=30", "warmup_days=14"])
+    policy = make_policy("milp", {"forecast": forecast})
+    result = simulate(scenario, policy, 1)
+    assert result.kpis["invalid_placements"] == 0
+    assert len(policy.solves) > 20
+    assert not policy.fallbacks
