@@ -260,12 +260,18 @@ def _build(
 # Merging and overrides
 
 
-def _merge(base: Any, child: Any) -> Any:
+REPLACED = frozenset({"policies"})
+"""Top-level lists a child gives whole: the policies to compare are a set chosen anew (and
+several may share a name, told apart by label), not items to patch one by one."""
+
+
+def _merge(base: Any, child: Any, top: bool = True) -> Any:
     """Child over base: mappings key by key, lists of named mappings item by item (by
     `name`, new names appended), anything else replaced. Reuses (mutates) `base`."""
     if isinstance(base, _Map) and isinstance(child, _Map):
         for key, value in child.items():
-            merged = _merge(base[key], value) if key in base else value
+            keep = key in base and not (top and key in REPLACED)
+            merged = _merge(base[key], value, top=False) if keep else value
             base.put(key, merged, child.key_marks[key], child.value_marks[key])
         base.mark = child.mark
         return base
@@ -277,7 +283,7 @@ def _merge(base: Any, child: Any) -> Any:
                 index[item["name"]] = len(base)
                 base.put(item, mark)
             else:
-                base[i] = _merge(base[i], item)
+                base[i] = _merge(base[i], item, top=False)
                 base.marks[i] = mark
         base.mark = child.mark
         return base

@@ -303,3 +303,17 @@ def test_override_creates_missing_mappings(tmp_path: Path) -> None:
     scenario = load(path, ("initial.census.icu=2", "units.step.specialties=[cardio, '*']"))
     assert scenario.initial is not None and scenario.initial.census == {"icu": 2}
     assert scenario.unit("step").specialties == ["cardio", "*"]
+
+
+def test_extends_replaces_the_policies_to_compare(tmp_path):
+    """Units and streams merge by name; the policies a child lists are the set it compares
+    (several may share a name, told apart by label)."""
+    child = tmp_path / "child.yaml"
+    child.write_text(
+        "extends: baseline\nname: child\npolicies:\n"
+        "  - {name: milp, label: milp+historical, params: {forecast: historical}}\n"
+        "  - {name: milp, label: milp+perfect, params: {forecast: perfect}}\n"
+    )
+    scenario = load(child)
+    assert [p.key for p in scenario.policies] == ["milp+historical", "milp+perfect"]
+    assert len(scenario.units) == 7  # still merged with the base
