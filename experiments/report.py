@@ -29,6 +29,8 @@ HEADLINE = {
     "occupancy_pct": ("Occupancy of staffed beds (%)", "higher"),
     "mean_census": ("Mean census (patients)", None),
 }
+FOREST = ("cost_total", "idle_pct", "overflow", "time_to_bed_mean_h", "icu_refusals",
+          "elective_cancellations")
 BOXES = {"overflow": "Overflow", "time_to_bed_mean_h": "Time to bed (h)",
          "idle_pct": "Idle staffed beds (%)"}
 TEMPLATES = jinja2.Environment(
@@ -63,6 +65,42 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
                          f"(95% CI {number(r['ci_low'])} to {number(r['ci_high'])})")
         sentences.append(f"{policy} against {reference}: " + "; ".join(parts) + ".")
     return sentences
+
+
+FORECAST_VALUE = {"cost_total": "Total cost", "idle_bed_days": "Idle staffed bed-days",
+                  "overflow": "Overflow", "diversions": "Diversions"}
+
+
+def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
+    """What each forecast source is worth downstream: for every policy run with several
+    forecast sources, each source's KPIs and its paired difference from `historical`."""
+    kpis = kpis.assign(idle_bed_days=kpis["staffed_bed_days"] - kpis["occupied_bed_days"])
+    groups: dict[str, dict[str, str]] = {}
+    for spec in scenario.policies:
+        source = spec.params.get("forecast")
+        if source is not None and spec.key in set(kpis["policy"]):
+            groups.setdefault(spec.name, {})[source] = spec.key
+    tables = []
+    for name, keys in groups.items():
+        if len(keys) < 2 or "historical" not in keys:
+            continue
+        subset = kpis[kpis["policy"].isin(keys.values())]
+        diffs = paired_differences(subset, keys["historical"]).set_index(["policy", "kpi"])
+        means = summarise(subset).set_index(["policy", "kpi"])["mean"]
+        rows = []
+        for source, key in keys.items():
+            cells = []
+            for kpi in FORECAST_VALUE:
+                cell = {"mean": number(means[(key, kpi)]), "diff": None}
+                if source != "historical":
+                    d = diffs.loc[(key, kpi)]
+                    cell["diff"] = (f"{number(d['difference'], signed=True)} "
+                                    f"({number(d['ci_low'])} to {number(d['ci_high'])})"
+                                    + ("" if d["significant"] else ", n.s."))
+                cells.append(cell)
+            rows.append({"source": source, "policy": key, "cells": cells})
+        tables.append({"name": name, "rows": rows})
+    return tables
 
 
 def scenario_diff(manifest: dict) -> str | None:
@@ -108,12 +146,14 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "reference": reference, "table": table, "best": best,
         "n": int(kpis.groupby("policy").size().min()),
         "findings": findings(differences, reference) if differences is not None else [],
-        "forest": figures.forest(differences, {k: v[0] for k, v in HEADLINE.items()},
+        "forest": figures.forest(differences, {k: HEADLINE[k][0] for k in FOREST},
                                  summary.xs(reference)["mean"])
         if differences is not None else None,
         "occupancy": figures.occupancy(census, policies),
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
+        "forecast_value": forecast_value(kpis, scenario),
+        "forecast_columns": list(FORECAST_VALUE.values()),
         "ventilators": figures.ventilators(census, policies),
         "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])
         if "pilot_census" in manifest["warmup"] else None,

@@ -43,3 +43,16 @@ def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     html = study.paths["report.html"].read_text()
     assert "MSER-5 deletes the first" in html
     assert html.count("<svg") == 6
+
+
+def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
+    scenario = scenarios.load("policy_comparison", [
+        "horizon_days=20", "warmup_days=7", "replications=2",
+        "policies=[{name: milp, label: milp+historical, params: {forecast: historical}},"
+        " {name: milp, label: milp+perfect, params: {forecast: perfect}}]",
+    ])
+    study = run_study(scenario, tmp_path, source="policy_comparison")
+    html = study.paths["report.html"].read_text()
+    assert "What better forecasting is worth: milp" in html
+    assert "perfect <span class=\"ci\">(milp+perfect)</span>" in html
+    assert "vs\n  historical" in html
