@@ -642,36 +642,32 @@ def test_ventilator_logged_after_icu_admission() -> None:
     assert checked
 
 
-def test_midnight_census_is_read_before_that_instants_events() -> None:
-    """A 1-day stay admitted at midnight ends exactly at the next midnight: the day's
-    census_midnight must still count it (the books close before the instant's events)."""
-    scenario = Scenario(
-        name="tie", horizon_days=10, warmup_days=0,
-        units=[{"name": "ward", "beds": 4, "nurse_ratio": 1.0, "specialties": ["*"]}],
-        arrivals=[{"name": "emergency", "daily_rate": 2.0}],
-        los={"model": "fixed", "mean_days": 1.0},
-        boarding={"limit_hours": 2.0},
-        surges=[{"start_day": 0, "duration_days": 1, "name": "closed",
-                 "staff_availability": {"*": 0.0}}],
-    )
-    for policy in POLICIES:
-        result = _run(scenario, policy, 1)
-        check_kpis_match_log(scenario, result, replay(scenario, 1, result))
+CLOSED_ON_DAY_0 = [
+    # A 1-day stay admitted at midnight ends exactly at the next midnight: the day's
+    # census_midnight must still count it (the books close before the instant's events).
+    pytest.param({"los": {"model": "fixed", "mean_days": 1.0},
+                  "boarding": {"limit_hours": 2.0}}, 1, id="midnight-census-before-events"),
+    # Patients in bed at the start keep their beds even with no nurse on duty that day.
+    pytest.param({"boarding": {"limit_hours": 0.0}, "initial": {"census": {"ward": 1}}}, 0,
+                 id="initial-census-keeps-its-beds"),
+]
 
 
-def test_initial_census_keeps_its_beds_when_staff_are_off_on_day_0() -> None:
-    """Patients in bed at the start keep their beds even if no nurse is on duty that day."""
-    scenario = Scenario(
-        name="sick-start", horizon_days=10, warmup_days=0,
-        units=[{"name": "ward", "beds": 2, "nurse_ratio": 1.0, "specialties": ["*"]}],
-        arrivals=[{"name": "emergency", "daily_rate": 1.0}],
-        boarding={"limit_hours": 0.0}, initial={"census": {"ward": 1}},
-        surges=[{"start_day": 0, "duration_days": 1, "name": "all off sick",
-                 "staff_availability": {"*": 0.0}}],
-    )
+@pytest.mark.parametrize("changes, seed", CLOSED_ON_DAY_0)
+def test_a_ward_closed_on_day_0_replays_consistently(changes: dict, seed: int) -> None:
+    """Regressions found by exploration: a one-ward hospital whose nurses are all off on
+    day 0 (so staffing jumps at the first midnight)."""
+    scenario = Scenario(**{
+        "name": "closed-day-0", "horizon_days": 10, "warmup_days": 0,
+        "units": [{"name": "ward", "beds": 3, "nurse_ratio": 1.0, "specialties": ["*"]}],
+        "arrivals": [{"name": "emergency", "daily_rate": 2.0}],
+        "surges": [{"start_day": 0, "duration_days": 1, "name": "all off sick",
+                    "staff_availability": {"*": 0.0}}],
+        **changes,
+    })
     for policy in POLICIES:
-        result = _run(scenario, policy, 0)
-        check_kpis_match_log(scenario, result, replay(scenario, 0, result))
+        result = _run(scenario, policy, seed)
+        check_kpis_match_log(scenario, result, replay(scenario, seed, result))
 
 
 def test_idle_share_is_never_negative_from_rounding() -> None:
