@@ -317,22 +317,25 @@ def _milp(cand: _Candidates, start: np.ndarray, end: np.ndarray, beds: int | Non
     return prob.sol_status, float(pulp.value(prob.objective)), gap, choice
 
 
-def _child(send, args: tuple) -> None:
+def _child(send, solve, args: tuple) -> None:
     os.setpgrp()  # its own process group, so the guard also ends CBC's subprocess
     quiet = os.open(os.devnull, os.O_WRONLY)
     os.dup2(quiet, 1)  # HiGHS prints its banner even with msg=False
     try:
-        send.send(("ok", _milp(*args)))
+        send.send(("ok", solve(*args)))
     except Exception as error:  # any solver failure becomes a fallback
         send.send(("error", f"{type(error).__name__}: {error}"))
 
 
 def _guarded_milp(args: tuple, seconds: float) -> tuple[tuple | None, str | None]:
-    """Run `_milp` in a forked process and kill it past `seconds` of wall clock: solvers'
-    own time limits are not kept (CBC overran 120 s limits by 3-218 s)."""
-    context = multiprocessing.get_context("fork")
+    """Run `_milp` in a child process and kill it past `seconds` of wall clock: solvers'
+    own time limits are not kept (CBC overran 120 s limits by 3-218 s). The child comes
+    from a forkserver: a plain fork of a process whose OpenMP threads have run (after
+    XGBoost or scikit-learn) can hang in the child."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["policies.planner"])  # children start with it imported
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(send, args))
+    process = context.Process(target=_child, args=(send, _milp, args))
     process.start()
     send.close()
     try:
@@ -344,7 +347,10 @@ def _guarded_milp(args: tuple, seconds: float) -> tuple[tuple | None, str | None
         return None, "solver process died"
     finally:
         if process.is_alive():
-            os.killpg(process.pid, signal.SIGKILL)
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:  # killed before it had made its own group
+                process.kill()
         process.join()
 
 
