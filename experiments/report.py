@@ -67,8 +67,9 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
     return sentences
 
 
-FORECAST_VALUE = {"cost_total": "Total cost", "idle_bed_days": "Idle staffed bed-days",
-                  "overflow": "Overflow", "diversions": "Diversions"}
+FORECAST_VALUE = {"forecast_mae": "Forecast MAE (arrivals/day)", "cost_total": "Total cost",
+                  "idle_bed_days": "Idle staffed bed-days", "overflow": "Overflow",
+                  "diversions": "Diversions"}
 
 
 def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
@@ -80,6 +81,7 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
         source = spec.params.get("forecast")
         if source is not None and spec.key in set(kpis["policy"]):
             groups.setdefault(spec.name, {})[source] = spec.key
+    shown = [k for k in FORECAST_VALUE if k in kpis.columns]
     tables = []
     for name, keys in groups.items():
         if len(keys) < 2 or "historical" not in keys:
@@ -90,7 +92,7 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
         rows = []
         for source, key in keys.items():
             cells = []
-            for kpi in FORECAST_VALUE:
+            for kpi in shown:
                 cell = {"mean": number(means[(key, kpi)]), "diff": None}
                 if source != "historical":
                     d = diffs.loc[(key, kpi)]
@@ -99,7 +101,8 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
                                     + ("" if d["significant"] else ", n.s."))
                 cells.append(cell)
             rows.append({"source": source, "policy": key, "cells": cells})
-        tables.append({"name": name, "rows": rows})
+        tables.append({"name": name, "rows": rows,
+                       "columns": [FORECAST_VALUE[k] for k in shown]})
     return tables
 
 
@@ -153,7 +156,6 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
         "forecast_value": forecast_value(kpis, scenario),
-        "forecast_columns": list(FORECAST_VALUE.values()),
         "ventilators": figures.ventilators(census, policies),
         "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])
         if "pilot_census" in manifest["warmup"] else None,

@@ -44,6 +44,25 @@ class Forecasting:
         self.census = CensusModel()
         self.headroom: dict[str, float] = {}
         self.deferrals: dict[int, int] = {}
+        self.forecasts: dict[int, float] = {}  # day -> forecast arrivals that day, all units
+
+    def kpis(self, view: HospitalView) -> dict[str, float]:
+        """Error of the same-day arrival forecasts this policy planned with, against the
+        patients drawn to arrive those days (measured days): what the source delivered."""
+        actual = np.asarray(view.drawn_arrivals())
+        days = [d for d in self.forecasts if view.scenario.warmup <= d < len(actual)]
+        if not days:
+            return {}
+        f = np.array([self.forecasts[d] for d in days])
+        a = actual[days].astype(float)
+        error = f - a
+        spread = ((a - a.mean()) ** 2).sum()
+        return {
+            "forecast_mae": float(np.abs(error).mean()),
+            "forecast_rmse": float(np.sqrt((error**2).mean())),
+            "forecast_mape": float(np.mean(np.abs(error[a > 0]) / a[a > 0]) * 100),
+            "forecast_r2": float(1 - (error**2).sum() / spread) if spread > 0 else float("nan"),
+        }
 
     def reveal(self, truth) -> None:
         """Hand the truth to a source that needs it (`perfect`); others ignore it."""
@@ -54,6 +73,8 @@ class Forecasting:
         """Mean census of occupants plus forecast non-elective arrivals; today's electives
         apart (a decision). Arrivals are Poisson, so their census is too: variance = mean."""
         expected = self.source.expected(view, self.horizon)
+        if expected is not None:
+            self.forecasts[view.day] = float(sum(e[0] for e in expected.values()))
         if expected is None or not self.census.seen:
             return None
         units, horizon = unit_index(view), self.horizon

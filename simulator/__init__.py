@@ -56,4 +56,7 @@ def simulate(
     hospital.run(placements)
     name = policy_name or type(policy).__name__
     entropy = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
-    return SimulationResult.from_hospital(hospital, name, int(entropy))
+    result = SimulationResult.from_hospital(hospital, name, int(entropy))
+    if hasattr(policy, "kpis"):  # what the policy itself measured (forecast error, solves)
+        result.kpis.update(policy.kpis(hospital.view))
+    return result

@@ -79,6 +79,13 @@ class Policy(Protocol):
         ...
 
 
+class ReportsKpis(Protocol):
+    """A policy that measured something of its own (its forecasts' error, its solves):
+    called once after the run, the entries join the replication's KPIs."""
+
+    def kpis(self, view: HospitalView) -> dict[str, float]: ...
+
+
 class Oracle(Protocol):
     """A policy that may see the future (the perfect-information bound): before the run the
     simulator hands it every patient as drawn, arrival times and true LOS included."""

@@ -80,6 +80,12 @@ class HospitalView:
         """Arrivals whose first need was this unit, day by day (completed days only)."""
         return self._h.arrival_history[unit]
 
+    def drawn_arrivals(self) -> list[int]:
+        """Patients drawn to arrive each completed day, before any deferral or cancellation:
+        the exogenous demand a forecast of arrivals is scored against."""
+        starts, closed = self._h._day_start, len(self._h.arrival_history[self.units[0].name])
+        return [starts[d + 1] - starts[d] for d in range(closed)]
+
     def electives_today(self) -> list[Patient]:
         """Today's booked electives (ids go in `Plan.defer`); only meaningful inside `plan`."""
         return [stay.patient for stay in self._h._electives_today]

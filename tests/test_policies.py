@@ -118,3 +118,13 @@ def test_every_policy_runs_every_scenario(scenario, name):
     result = simulate(scenarios.load(scenario, ["horizon_days=10", "warmup_days=8"]),
                       make_policy(name), 1)
     assert result.kpis["invalid_placements"] == 0
+
+
+def test_policies_report_the_error_of_the_forecasts_they_used():
+    """Scored against the patients drawn to arrive (before deferrals): the perfect source is
+    exact, the historical average is not."""
+    scenario = scenarios.load("baseline", ["horizon_days=40", "warmup_days=14"])
+    perfect = simulate(scenario, make_policy("greedy", {"forecast": "perfect"}), 1).kpis
+    historical = simulate(scenario, make_policy("greedy", {"forecast": "historical"}), 1).kpis
+    assert perfect["forecast_mae"] == 0.0 and perfect["forecast_r2"] == 1.0
+    assert historical["forecast_mae"] > 1.0

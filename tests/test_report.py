@@ -56,3 +56,4 @@ def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
     assert "What better forecasting is worth: milp" in html
     assert "perfect <span class=\"ci\">(milp+perfect)</span>" in html
     assert "vs\n  historical" in html
+    assert "Forecast MAE (arrivals/day)" in html
