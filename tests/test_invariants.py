@@ -276,6 +276,18 @@ def replay(scenario: Scenario, seed: int, result) -> Replay:
     last = 0.0
     next_day = 0
 
+    def close_days(until: float) -> None:
+        """Integrals up to each midnight at or before `until`, and the census there."""
+        nonlocal last, next_day
+        while next_day < days and (next_day + 1) * HOURS_PER_DAY <= until:
+            boundary = (next_day + 1) * HOURS_PER_DAY
+            _accumulate(r, staffed, len(on_vent), boundary - last)
+            last = boundary
+            for unit, n in r.census.items():
+                r.midnight[(next_day, unit)] = n
+            r.midnight[(next_day, "ventilators")] = len(on_vent)
+            next_day += 1
+
     e_time, e_pid, e_kind, e_unit = (ev[c].tolist() for c in ("time", "patient", "event", "unit"))
     c_time, c_unit, c_staffed = (cap[c].tolist() for c in ("time", "unit", "staffed"))
     i = j = 0
@@ -284,15 +296,7 @@ def replay(scenario: Scenario, seed: int, result) -> Replay:
             e_time[i] if i < len(e_time) else math.inf,
             c_time[j] if j < len(c_time) else math.inf,
         )
-        # Integrals up to t, and the census at each midnight before t.
-        while next_day < days and (next_day + 1) * HOURS_PER_DAY <= t:
-            boundary = (next_day + 1) * HOURS_PER_DAY
-            _accumulate(r, staffed, len(on_vent), boundary - last)
-            last = boundary
-            for unit, n in r.census.items():
-                r.midnight[(next_day, unit)] = n
-            r.midnight[(next_day, "ventilators")] = len(on_vent)
-            next_day += 1
+        close_days(t)
         _accumulate(r, staffed, len(on_vent), t - last)
         last = t
         # Staffed beds at t: changes at one instant are logged apart from the events, so
@@ -386,14 +390,7 @@ def replay(scenario: Scenario, seed: int, result) -> Replay:
         assert len(on_vent) <= sum(r.census[u] for u in icus)
         assert all(where.get(pid) in icus for pid in on_vent), f"t={t}: ventilated outside ICU"
 
-    while next_day < days:
-        boundary = (next_day + 1) * HOURS_PER_DAY
-        _accumulate(r, staffed, len(on_vent), boundary - last)
-        last = boundary
-        for unit, n in r.census.items():
-            r.midnight[(next_day, unit)] = n
-        r.midnight[(next_day, "ventilators")] = len(on_vent)
-        next_day += 1
+    close_days(math.inf)
 
     # Property 1: every patient ends in exactly one state.
     assert set(arrived_at) == set(range(n_initial, len(patients))), (
