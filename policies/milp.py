@@ -3,36 +3,119 @@ electives to admit, minimising the scenario's costs over the projected census.
 
 Counts per unit and day only (no bed identity: DESIGN's solver facts). The census of a
 unit-day is random (normal: projected mean, Poisson variance of the arrivals), so its
-expected excess over the staffed beds is a convex function of the beds, written exactly at
-integer points by tangent cuts: the model is a newsvendor per unit-day, coupled by the
-electives, whose deferral moves their load one day later.
+expected excess over the staffed beds is a convex function of the beds: the model is a
+newsvendor per unit-day, coupled by the electives, whose deferral moves their load one day
+later. Unit-days no elective moves are priced on their own, exactly; the coupled ones carry
+tangent cuts at every integer where their optimum can lie, so the MILP is exact too.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 import pulp
+from scipy.special import ndtr
 
 from policies.greedy import Greedy, Outlook
 from simulator import HospitalView, Plan
 
-NORMAL = NormalDist()
-CUT_SPREAD = 3.0  # tangent points cover the mean +/- this many standard deviations
-MAX_CUTS = 12
+SQRT_2PI = float(np.sqrt(2 * np.pi))
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Per bed-day staffed, extra per premium bed-day, per expected excess patient-day, per
+    elective deferred a day."""
+
+    bed: float
+    premium: float
+    excess: float
+    deferral: float
+
+
+@dataclass(frozen=True)
+class UnitDay:
+    """One unit-day: census ~ normal(mean, sd²) and the beds that may be staffed."""
+
+    mean: float
+    sd: float
+    cap: int
+    regular: int
+
+    def excess(self, y: np.ndarray) -> np.ndarray:
+        """E[(N - y)+], the expected patients beyond `y` beds."""
+        if self.sd < 1e-6:
+            return np.maximum(0.0, self.mean - y)
+        z = (y - self.mean) / self.sd
+        return self.sd * (np.exp(-z * z / 2) / SQRT_2PI - z * ndtr(-z))
+
+    def tail(self, y: np.ndarray) -> np.ndarray:
+        """P(N > y): minus the slope of `excess`."""
+        if self.sd < 1e-6:
+            return (y < self.mean).astype(float)
+        return ndtr((self.mean - y) / self.sd)
+
+    def cost(self, prices: Prices, shift: float = 0.0) -> np.ndarray:
+        """Cost of staffing 0..cap beds when `shift` of them go to admitted electives."""
+        s = np.arange(self.cap + 1, dtype=float)
+        return (prices.bed * s + prices.premium * np.maximum(0.0, s - self.regular)
+                + prices.excess * self.excess(s - shift))
+
+    def cuts(self, prices: Prices, low: float, high: float) -> list[tuple[float, float, float]]:
+        """Tangents (point, value, slope) of `excess` at every integer the optimum's
+        y = s - shift can take for shifts in [low, high] (convexity: the optimal y falls as
+        the shift grows), one beyond each end, and the asymptote mean - y (with o >= 0,
+        all a certain census needs)."""
+        if self.sd < 1e-6:
+            return [(self.mean, 0.0, -1.0)]
+        y_high = int(np.argmin(self.cost(prices, low))) - low
+        y_low = int(np.argmin(self.cost(prices, high))) - high
+        points = np.arange(np.floor(y_low) - 1, np.ceil(y_high) + 2)
+        tangents = zip(points, self.excess(points), -self.tail(points), strict=True)
+        return [(self.mean, 0.0, -1.0), *((float(p), float(v), float(s)) for p, v, s in tangents)]
 
 
 @dataclass
 class Model:
-    """One morning's MILP and the handles to fix or read its decisions."""
+    """One morning's MILP, the handles to fix or read its decisions, and what prices any
+    plan exactly: unit-days no elective moves are separable, their cost per staffing level
+    in `curves`; the solver sees only the coupled ones."""
 
     prob: pulp.LpProblem
     staffed: dict[tuple[str, int], pulp.LpVariable]
-    admit: list[pulp.LpVariable]
+    admit: list[pulp.LpVariable]  # per group: how many of its electives to admit
+    groups: list[list[int]]  # electives with the same effect, in the order they get beds
+    curves: dict[tuple[str, int], np.ndarray]
+    days: dict[tuple[str, int], UnitDay]
+    delta: np.ndarray  # electives x units x days: beds each admission takes (vs deferral)
+    units: dict[str, int]
+    prices: Prices
+
+    def beds(self, unit: str, day: int) -> int:
+        """Staffed beds chosen for a unit-day (by the solver or, if separable, the curve)."""
+        if (unit, day) in self.staffed:
+            return round(self.staffed[unit, day].value())
+        return int(np.argmin(self.curves[unit, day]))
+
+    def admitted(self, counts: list[int] | None = None) -> np.ndarray:
+        """Per elective, admitted today? The first `counts[g]` of each group (default: the
+        solver's counts)."""
+        if counts is None:
+            counts = [round(x.value()) for x in self.admit]
+        out = np.zeros(self.delta.shape[0], dtype=bool)
+        for members, n in zip(self.groups, counts, strict=True):
+            out[members[:n]] = True
+        return out
+
+    def price(self, staffing: dict[tuple[str, int], int], admitted: np.ndarray) -> float:
+        """The exact cost of a plan: `staffing` per unit-day, `admitted` per elective."""
+        shift = np.tensordot(admitted.astype(float), self.delta, axes=1)
+        total = self.prices.deferral * float((~admitted).sum())
+        for (u, d), day in self.days.items():
+            total += float(day.cost(self.prices, shift[self.units[u], d])[staffing[u, d]])
+        return total
 
 
 class Milp(Greedy):
@@ -42,18 +125,22 @@ class Milp(Greedy):
     `excess_cost` (per patient-day beyond the staffed beds; default: a staffed bed
     elsewhere plus the off-service penalty) and `deferral_cost` (per elective pushed a day;
     default a tenth of a cancellation) price what the scenario's cost table leaves implicit.
-    `quantile` and `headroom` configure the greedy fallback.
+    `quantile` and `headroom` configure the greedy fallback. `threads` per solve: one by
+    default, as parallel replications already fill the cores (and HiGHS's MIP on problems
+    this small runs about twice as fast on one thread).
     """
 
     def __init__(
         self, forecast: str = "historical", horizon: int = 7, solver: str = "highs",
         time_limit: float = 2.0, wall_limit: float = 10.0, excess_cost: float | None = None,
         deferral_cost: float | None = None, quantile: float = 0.9, headroom: float = 0.0,
+        threads: int = 1,
     ) -> None:
         super().__init__(forecast, horizon, quantile, headroom)
         if solver not in ("highs", "cbc"):
             raise ValueError(f"unknown solver {solver!r}; available: cbc, highs")
         self.solver, self.time_limit, self.wall_limit = solver, time_limit, wall_limit
+        self.threads = threads
         self.excess_cost, self.deferral_cost = excess_cost, deferral_cost
         self.solves: list[dict] = []
         self.fallbacks: list[tuple[int, str]] = []
@@ -77,17 +164,13 @@ class Milp(Greedy):
             raise SolverFailed(f"status {record['status']}, solution {record['sol_status']}")
         if record["seconds"] > self.wall_limit:
             raise SolverFailed(f"wall-clock guard: {record['seconds']:.2f} s")
-        staffed = {u: round(model.staffed[u, 0].value()) for u in outlook.units}
+        staffed = {u: model.beds(u, 0) for u in outlook.units}
         self.set_headroom(outlook, staffed)
-        defer = frozenset(
-            p.pid for p, x in zip(outlook.electives, model.admit, strict=True) if x.value() < 0.5
-        )
+        admitted = model.admitted()
+        defer = frozenset(p.pid for p, a in zip(outlook.electives, admitted, strict=True) if not a)
         return Plan(staffed=staffed, defer=defer)
 
-    def build(self, outlook: Outlook, view: HospitalView) -> Model:
-        """Variables s[u,d] (integer staffed beds, 0..capacity), p[u,d] >= s - regular
-        (premium beds), o[u,d] >= expected excess patients, x[e] (binary: admit elective e
-        today, else tomorrow). Minimise staffing + premium + excess + deferrals."""
+    def prices(self, view: HospitalView) -> Prices:
         costs = view.scenario.costs
         excess = self.excess_cost
         if excess is None:
@@ -95,100 +178,120 @@ class Milp(Greedy):
         deferral = self.deferral_cost
         if deferral is None:
             deferral = costs.elective_cancellation / 10
+        return Prices(costs.staffed_bed_day, costs.premium_bed_day - costs.staffed_bed_day,
+                      excess, deferral)
+
+    def build(self, outlook: Outlook, view: HospitalView) -> Model:
+        """Variables s[u,d] (integer staffed beds, 0..capacity), p[u,d] >= s - regular
+        (premium beds), o[u,d] >= expected excess patients, n[g] (integer: how many of
+        group g's electives to admit today; the rest come tomorrow). Minimise staffing +
+        premium + excess + deferrals.
+
+        Only unit-days whose census an elective decision moves are rows of the MILP (none,
+        as at weekends: no solver call); the rest are separable and priced exactly."""
+        prices = self.prices(view)
         horizon = outlook.mean.shape[1]
         prob = pulp.LpProblem("morning", pulp.LpMinimize)
         loads = outlook.elective_load
         shifted = np.zeros_like(loads)
         shifted[:, :, 1:] = loads[:, :, :-1]
-        admit = []
-        for i, patient in enumerate(outlook.electives):
-            low = 0 if self.may_defer(patient, view) else 1
-            admit.append(prob.add_variable(f"x{i}", low, 1, cat=pulp.LpBinary))
         base = outlook.mean + shifted.sum(axis=0)  # every elective deferred
         delta = loads - shifted  # what admitting each adds, unit by day
+        groups = self.groups(outlook, view, delta)
+        admit, effect = [], np.array([delta[g[0]] for g in groups]).reshape(-1, *base.shape)
+        low, high = np.zeros_like(base), np.zeros_like(base)
+        for k, (members, must) in enumerate(groups.items()):
+            admit.append(prob.add_variable(f"n{k}", must, len(members), cat=pulp.LpInteger))
+            # the range of the shift per unit-day: from `must` to all admitted
+            low += np.minimum(must * effect[k], len(members) * effect[k])
+            high += np.maximum(must * effect[k], len(members) * effect[k])
         # Expressions are built as coefficient lists rather than with PuLP's operators
         # (several times faster); the rows and coefficients are the same.
         ge, add = pulp.LpConstraintGE, prob.addConstraint
         expression, constraint = pulp.LpAffineExpression, pulp.LpConstraint
         objective = expression()
-        premium = costs.premium_bed_day - costs.staffed_bed_day
-        staffed = {}
+        staffed, curves, days = {}, {}, {}
         for u, j in outlook.units.items():
             cap, regular = view.capacity(u), view.regular_capacity(u)
             for d in range(horizon):
+                day = UnitDay(float(base[j, d]), float(np.sqrt(max(outlook.var[j, d], 0.0))),
+                              cap, regular)
+                days[u, d] = day
+                taken = [(n, effect[k, j, d]) for k, n in enumerate(admit)
+                         if effect[k, j, d] != 0]
+                if not taken:
+                    curves[u, d] = day.cost(prices)
+                    continue
                 s = prob.add_variable(f"s_{u}_{d}", 0, cap, cat=pulp.LpInteger)
                 p = prob.add_variable(f"p_{u}_{d}", 0)
                 o = prob.add_variable(f"o_{u}_{d}", 0)
                 staffed[u, d] = s
                 add(constraint(expression([(p, 1), (s, -1)], constant=regular), ge))
-                taken = [(admit[i], delta[i, j, d]) for i in range(len(admit))
-                         if delta[i, j, d] != 0]
                 # o >= value + slope * (y - point), y = s - sum(c x): beds left for the rest
-                for point, value, slope in tangents(base[j, d], outlook.var[j, d], cap):
+                for point, value, slope in day.cuts(prices, low[j, d], high[j, d]):
                     terms = [(o, 1), (s, -slope), *((x, c * slope) for x, c in taken)]
-                    rhs = value + slope * -point
-                    add(constraint(expression(terms, constant=-rhs), ge))
-                objective[s] = costs.staffed_bed_day
-                objective[p] = premium
-                objective[o] = excess
-        constant = 0.0
-        for x in admit:
-            objective[x] = -deferral
-            constant += deferral
-        objective.constant = constant
+                    add(constraint(expression(terms, constant=slope * point - value), ge))
+                objective[s] = prices.bed
+                objective[p] = prices.premium
+                objective[o] = prices.excess
+        for n in admit:
+            objective[n] = -prices.deferral
+        objective.constant = prices.deferral * len(outlook.electives)
         prob.setObjective(objective)
-        return Model(prob, staffed, admit)
+        return Model(prob, staffed, admit, [list(g) for g in groups], curves, days, delta,
+                     outlook.units, prices)
+
+    def groups(self, outlook: Outlook, view: HospitalView,
+               delta: np.ndarray) -> dict[tuple[int, ...], int]:
+        """Electives whose admission moves the same beds are interchangeable: one integer
+        count per group (no symmetric binaries). Members are ordered as they get beds: those
+        who may not be deferred again, then the most often deferred. Values: how many
+        must be admitted."""
+        waited = [self.deferrals.get(p.pid, 0) for p in outlook.electives]
+        must = [not self.may_defer(p, view) for p in outlook.electives]
+        order = sorted(range(len(waited)), key=lambda i: (not must[i], -waited[i]))
+        members: dict[bytes, list[int]] = {}
+        for i in order:
+            members.setdefault(delta[i].tobytes(), []).append(i)
+        return {tuple(m): sum(must[i] for i in m) for m in members.values()}
 
     def solve(self, model: Model, day: int) -> dict:
-        """Solve and keep status, objective, gap and time in `self.solves`."""
-        if self.solver == "highs":
-            solver = pulp.HiGHS(msg=False, timeLimit=self.time_limit)
-        else:
-            solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit)
-        start = time.perf_counter()
-        status = model.prob.solve(solver)
-        seconds = time.perf_counter() - start
-        record = {
-            "day": day, "status": pulp.LpStatus[status], "sol_status": model.prob.sol_status,
-            "objective": pulp.value(model.prob.objective), "gap": _gap(model.prob),
-            "seconds": seconds,
-        }
+        """Solve and keep status, objective (separable unit-days included), gap and time in
+        `self.solves`; `milp` is False on mornings nothing coupled (no solver call)."""
+        separable = float(sum(curve.min() for curve in model.curves.values()))
+        record = {"day": day, "status": "Optimal", "sol_status": pulp.LpSolutionOptimal,
+                  "objective": separable, "gap": 0.0, "seconds": 0.0, "milp": False}
+        if model.prob.variables():
+            if self.solver == "highs":
+                # presolve off: on models this small it costs more than it saves (2x)
+                solver = pulp.HiGHS(msg=False, timeLimit=self.time_limit, threads=self.threads,
+                                    presolve="off")
+            else:
+                solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=self.time_limit,
+                                           threads=self.threads)
+            start = time.perf_counter()
+            status = model.prob.solve(solver)
+            record.update(
+                status=pulp.LpStatus[status], sol_status=model.prob.sol_status,
+                objective=(pulp.value(model.prob.objective) or 0.0) + separable,
+                gap=_gap(model.prob), seconds=time.perf_counter() - start, milp=True,
+            )
         self.solves.append(record)
         return record
 
     def evaluate(self, outlook: Outlook, view: HospitalView, plan: Plan,
                  later: dict[str, list[int]]) -> float:
-        """The MILP's cost of a given plan (today's staffing and deferrals, `later` days'
-        staffing): how greedy's plan is compared with the MILP's on the same terms."""
+        """The exact cost, in the MILP's terms, of a plan (today's staffing and deferrals,
+        `later` days' staffing): how any plan, greedy's or the MILP's, is compared."""
         model = self.build(outlook, view)
-        for (u, d), s in model.staffed.items():
-            value = plan.staffed[u] if d == 0 else later[u][d - 1]
-            s.lowBound = s.upBound = value
-        for x, patient in zip(model.admit, outlook.electives, strict=True):
-            x.lowBound = x.upBound = 0 if patient.pid in plan.defer else 1
-        self.solve(model, view.day)
-        return pulp.value(model.prob.objective)
+        staffing = {(u, d): plan.staffed[u] if d == 0 else later[u][d - 1]
+                    for u, d in model.days}
+        admitted = np.array([p.pid not in plan.defer for p in outlook.electives], dtype=bool)
+        return model.price(staffing, admitted)
 
 
 class SolverFailed(RuntimeError):
     """The solver returned no proven optimum in time."""
-
-
-def tangents(mean: float, var: float, cap: int) -> list[tuple[float, float, float]]:
-    """(point, expected excess, slope) of E[(N - t)+], N ~ normal(mean, var), at integer
-    points t spanning the distribution (and the asymptote o >= mean - t beyond it)."""
-    cuts = [(mean, 0.0, -1.0)]  # o >= mean - t: the line E[(N - t)+] approaches
-    sd = math.sqrt(max(var, 0.0))
-    if sd < 1e-6:
-        return cuts
-    low = max(0, math.floor(mean - CUT_SPREAD * sd))
-    high = min(cap, math.ceil(mean + CUT_SPREAD * sd))
-    step = max(1, math.ceil((high - low + 1) / MAX_CUTS))
-    for t in range(low, high + 1, step):
-        z = (t - mean) / sd
-        tail = 1.0 - NORMAL.cdf(z)
-        cuts.append((float(t), sd * (NORMAL.pdf(z) - z * tail), -tail))
-    return cuts
 
 
 def _gap(prob: pulp.LpProblem) -> float | None:

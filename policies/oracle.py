@@ -20,9 +20,9 @@ class OracleMilp(Milp):
 
     def __init__(self, horizon: int = 7, solver: str = "highs", time_limit: float = 2.0,
                  wall_limit: float = 10.0, excess_cost: float | None = None,
-                 deferral_cost: float | None = None) -> None:
+                 deferral_cost: float | None = None, threads: int = 1) -> None:
         super().__init__("historical", horizon, solver, time_limit, wall_limit, excess_cost,
-                         deferral_cost)
+                         deferral_cost, threads=threads)
         self.truth: pd.DataFrame | None = None
         self._daily: dict[bool, list[np.ndarray]] = {}
 
