@@ -27,6 +27,7 @@ from simulator.demand import draw_arrivals, draw_attributes
 
 HISTORY_DAYS = 3 * 365
 HISTORY_SPAWN_KEY = 2_000_000  # far from any replication's spawn key
+CALENDAR_BLOCK = 400  # days of calendar features built at once
 DEMAND_FIELDS = {"arrivals", "case_mix", "surges", "units", "start_date", "warmup_days"}
 
 
@@ -122,7 +123,7 @@ class MlForecast:
     def __init__(self, model: str = "linear") -> None:
         self.model = model
         self.trained: Trained | None = None
-        self._calendar: tuple[pd.Timestamp, int, np.ndarray] | None = None
+        self._calendar: tuple[pd.Timestamp, np.ndarray] | None = None
 
     def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray]:
         if self.trained is None:
@@ -146,13 +147,20 @@ class MlForecast:
         return out
 
     def calendar(self, spec, origin: pd.Timestamp, steps: int) -> np.ndarray:
-        if self._calendar is None or self._calendar[:2] != (origin, steps):
-            from forecasting.features import calendar_features
+        """Calendar features of the `steps` days after `origin`, built for a year and more
+        at a time (building them is most of a morning's cost otherwise)."""
+        first = origin + pd.Timedelta(days=1)
+        if self._calendar is not None:
+            start, rows = self._calendar
+            offset = (first - start).days
+            if offset >= 0 and offset + steps <= len(rows):
+                return rows[offset : offset + steps]
+        from forecasting.features import calendar_features
 
-            dates = pd.date_range(origin + pd.Timedelta(days=1), periods=steps, freq="D")
-            frame = calendar_features(dates, spec.fourier_order, spec.country, spec.subdivision)
-            self._calendar = (origin, steps, frame.to_numpy(dtype=float))
-        return self._calendar[2]
+        dates = pd.date_range(first, periods=CALENDAR_BLOCK + steps, freq="D")
+        frame = calendar_features(dates, spec.fourier_order, spec.country, spec.subdivision)
+        self._calendar = (first, frame.to_numpy(dtype=float))
+        return self._calendar[1][:steps]
 
     def predict(self, model, values: np.ndarray, origin: pd.Timestamp, steps: int) -> np.ndarray:
         """`model.predict(history, steps)` for the history `values` ending on `origin`."""

@@ -26,6 +26,7 @@ from experiments import figures
 from experiments.report import TEMPLATES
 from experiments.stats import confidence_interval
 from experiments.study import run_study
+from scenarios.schema import PolicySpec
 
 CONDITION = re.compile(r"^\s*([\w.]+)\s*(>=|<=|>|<)\s*(-?[\d.eE+-]+)\s*$")
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -126,18 +127,15 @@ def run_stress(
     on_value: Callable[[float], None] | None = None,
     **study_options,
 ) -> StressResult:
-    """Run the sweep (one policy: the scenario's first unless named), value by value."""
+    """Run the sweep (one policy: the scenario's first unless named, by its key in the
+    scenario or, with default parameters, by any registered name), value by value."""
     rows = []
     chosen = policy
     for value in sweep.values:
         scenario = scenarios.load(source, [*(overrides or []), f"{sweep.path}={value}"])
-        keys = [p.key for p in scenario.policies]
-        chosen = chosen or keys[0]
-        if chosen not in keys:
-            raise ValueError(f"policy {chosen!r} is not in the scenario ({', '.join(keys)})")
-        scenario = scenario.model_copy(
-            update={"policies": [p for p in scenario.policies if p.key == chosen]}
-        )
+        chosen = chosen or scenario.policies[0].key
+        specs = [p for p in scenario.policies if p.key == chosen] or [PolicySpec(name=chosen)]
+        scenario = scenario.model_copy(update={"policies": specs})
         if on_value:
             on_value(value)
         study = run_study(scenario, Path(out) / f"value={value}", source=source,

@@ -142,7 +142,9 @@ class Hospital:
         self._deferred: list[Stay] = []
         self._homes: dict[tuple[str, str], int] = {}
         self._patients = patients
-        self._columns = {c: patients[c].tolist() for c in (*PATIENT_COLUMNS, "time", "los_true")}
+        self._columns = {
+            c: patients[c].tolist() for c in (*PATIENT_COLUMNS, "time", "los_true", "stream")
+        }
         self._discharge_hour = patients["discharge_hour"].tolist()
         self._day_start = np.searchsorted(
             patients["time"].to_numpy(), np.arange(days + 1) * HOURS_PER_DAY
@@ -252,7 +254,7 @@ class Hospital:
             self._electives_today = kept
 
     def _defer(self, stay: Stay) -> None:
-        stream = self.scenario.arrivals[self._patients["stream"].iat[stay.patient.pid]]
+        stream = self.scenario.arrivals[self._columns["stream"][stay.patient.pid]]
         stay.deferrals += 1
         self.counts.elective_deferrals += 1
         self._log(stay, "defer", None)
