@@ -14,7 +14,7 @@ import yaml
 import scenarios
 from experiments import figures
 from experiments.breakeven import shortage_cost, unit_breakevens
-from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest
+from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
 from experiments.forecast_source import HISTORY_DAYS
 from experiments.stats import paired_differences, summarise
 from scenarios.schema import Scenario
@@ -196,7 +196,8 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
         "forecast_value": forecast_value(kpis, scenario),
-        "forecast_errors": forecast_errors(read_backtest(out)),
+        "forecast_errors": forecast_errors(read_backtest(out))
+        if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
         "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
         "breakeven": breakeven(census, scenario, reference),
         "ventilators": figures.ventilators(census, policies),
