@@ -139,17 +139,50 @@ def stress_curve(curve: pd.DataFrame, kpi: str, threshold: float, path: str,
     return _svg(figure)
 
 
+def _cost_axes(ax, capacity: pd.Series, cost: pd.Series, marks: dict[str, float],
+               half_width: pd.Series | None = None) -> None:
+    """A total-cost curve against capacity (with its CI band if given) and dotted, then
+    dashed, vertical lines at the labelled capacities in `marks`."""
+    if half_width is not None:
+        ax.fill_between(capacity, cost - half_width, cost + half_width, alpha=0.25, lw=0)
+    ax.plot(capacity, cost, marker="o", ms=3)
+    for (label, value), style in zip(marks.items(), (":", "--"), strict=False):
+        ax.axvline(value, color="0.4", ls=style, lw=1, label=label)
+    if marks:
+        ax.legend(frameon=False, fontsize=8)
+
+
 def cost_curve(curve: pd.DataFrame, path: str, cheapest: float | None) -> str:
     """Total cost against the swept capacity: where one more unit stops paying for itself."""
     figure, ax = plt.subplots(figsize=(7, 3.2))
-    ax.fill_between(curve["value"], curve["cost_total"] - curve["cost_half_width"],
-                    curve["cost_total"] + curve["cost_half_width"], alpha=0.25, lw=0)
-    ax.plot(curve["value"], curve["cost_total"], marker="o", ms=3)
-    if cheapest is not None:
-        ax.axvline(cheapest, color="0.4", ls=":", lw=1, label=f"lowest cost at {cheapest:g}")
-        ax.legend(frameon=False, fontsize=8)
+    marks = {} if cheapest is None else {f"lowest cost at {cheapest:g}": cheapest}
+    _cost_axes(ax, curve["value"], curve["cost_total"], marks, curve["cost_half_width"])
     ax.set_xlabel(path)
     ax.set_ylabel("total cost")
+    return _svg(figure)
+
+
+def breakeven(table: pd.DataFrame, curves: dict[str, pd.DataFrame]) -> str:
+    """Per unit, expected annual cost against staffed beds near the staffed level and the
+    breakeven (from `experiments.breakeven`), both marked."""
+    columns = 3
+    rows = int(np.ceil(len(table) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(10, 2.4 * rows), squeeze=False)
+    for ax, row in zip(axes.ravel(), table.itertuples(), strict=False):
+        low, high = sorted((row.staffed, row.breakeven))
+        pad = max(4, round(0.2 * high))
+        curve = curves[row.unit]
+        shown = curve[curve["beds"].between(max(0, low - pad), high + pad)]
+        _cost_axes(ax, shown["beds"], shown["annual_cost"] / 1e6,
+                   {f"breakeven {row.breakeven}": row.breakeven, f"staffed {row.staffed}":
+                    row.staffed})
+        ax.set_title(row.unit, loc="left")
+        ax.set_xlabel("staffed beds")
+    for ax in axes.ravel()[len(table):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("annual cost (millions)")
+    figure.tight_layout()
     return _svg(figure)
 
 

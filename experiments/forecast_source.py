@@ -90,7 +90,7 @@ def train(scenario: Scenario, model: str = "linear") -> Trained:
         from forecasting.admissions import make_model  # sklearn/xgboost only when used
 
         first, history = simulated_history(scenario)
-        spec = _feature_spec(scenario)
+        spec = feature_spec(scenario)
         index = pd.date_range(first, periods=HISTORY_DAYS, freq="D")
         models = {
             unit: make_model(model, features=spec).fit(pd.Series(counts, index=index))
@@ -101,7 +101,7 @@ def train(scenario: Scenario, model: str = "linear") -> Trained:
     return _CACHE[key]
 
 
-def _feature_spec(scenario: Scenario):
+def feature_spec(scenario: Scenario):
     """Default features, with the holiday calendar of the scenario's streams."""
     from forecasting.features import FeatureSpec
 

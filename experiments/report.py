@@ -13,6 +13,9 @@ import yaml
 
 import scenarios
 from experiments import figures
+from experiments.breakeven import shortage_cost, unit_breakevens
+from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
+from experiments.forecast_source import HISTORY_DAYS
 from experiments.stats import paired_differences, summarise
 from scenarios.schema import Scenario
 
@@ -106,6 +109,43 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     return tables
 
 
+def forecast_errors(table: pd.DataFrame | None) -> list[dict] | None:
+    """Each forecaster's backtest errors over all horizons, daily and in weekly totals, and
+    its RMSE change against the historical average (negative: smaller errors)."""
+    if table is None:
+        return None
+    overall = table[table["horizon"] == "all"]
+    rows = []
+    for model, group in overall.groupby("model", sort=False):
+        by_freq = group.set_index("freq")
+        cells = {}
+        for freq, r in by_freq.iterrows():
+            change = -r["rmse_reduction_pct"]
+            cells[freq] = {"rmse": number(r["rmse"]), "mae": number(r["mae"]),
+                           "mape": number(r["mape"]), "r2": number(r["r2"]),
+                           "change": "reference" if model == "historical_average"
+                           else f"{number(change, signed=True)}%"}
+        rows.append({"model": model, **cells})
+    return rows
+
+
+def breakeven(census: pd.DataFrame, scenario: Scenario, reference: str) -> dict | None:
+    """The breakeven view's figure and table rows (see `experiments.breakeven`)."""
+    table, curves = unit_breakevens(census, scenario, reference)
+    if table.empty:
+        return None
+    costs = scenario.costs
+    rows = [{"unit": r.unit, "staffed": r.staffed, "staffed_mean": number(r.staffed_mean),
+             "demand_mean": number(r.demand_mean), "breakeven": r.breakeven,
+             "cost_staffed": number(r.cost_staffed), "cost_breakeven": number(r.cost_breakeven),
+             "saving": number(r.cost_staffed - r.cost_breakeven)}
+            for r in table.itertuples()]
+    return {"figure": figures.breakeven(table, curves), "rows": rows,
+            "bed_day": f"{costs.staffed_bed_day:,.0f}",
+            "overflow": f"{costs.overflow_patient_day:,.0f}",
+            "fractile": costs.overflow_patient_day / shortage_cost(costs)}
+
+
 def scenario_diff(manifest: dict) -> str | None:
     """The resolved scenario against the one it extends, as a unified diff of YAML."""
     source = manifest.get("scenario_source") or ""
@@ -156,6 +196,10 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
         "forecast_value": forecast_value(kpis, scenario),
+        "forecast_errors": forecast_errors(read_backtest(out))
+        if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
+        "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
+        "breakeven": breakeven(census, scenario, reference),
         "ventilators": figures.ventilators(census, policies),
         "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])
         if "pilot_census" in manifest["warmup"] else None,
@@ -180,4 +224,22 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     for row in context["table"]:
         cells = [f"{c['mean']} ± {c['half']}" for c in row["cells"]]
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    if context["forecast_errors"]:
+        lines += ["", "## Forecast error gains", "",
+                  "Rolling-origin backtest on the `ml` source's training history (hospital "
+                  "total, horizons 1-{horizon} days, {origins} origins); RMSE change vs the "
+                  "historical average.".format(**context["backtest"]), "",
+                  "| forecaster | RMSE | MAE | MAPE % | R² | RMSE vs historical | "
+                  "weekly RMSE | weekly vs historical |", "|---|" + "---:|" * 7]
+        lines += [f"| {r['model']} | {r['daily']['rmse']} | {r['daily']['mae']} | "
+                  f"{r['daily']['mape']} | {r['daily']['r2']} | {r['daily']['change']} | "
+                  f"{r['weekly']['rmse']} | {r['weekly']['change']} |"
+                  for r in context["forecast_errors"]]
+    if context["breakeven"]:
+        lines += ["", "## Breakeven staffed beds (first order: demand held fixed, no knock-on "
+                  "between units)", "",
+                  "| unit | staffed | breakeven | annual cost, staffed | annual cost, breakeven |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {r['unit']} | {r['staffed']} | {r['breakeven']} | {r['cost_staffed']} | "
+                  f"{r['cost_breakeven']} |" for r in context["breakeven"]["rows"]]
     return "\n".join(lines) + "\n"

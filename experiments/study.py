@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.forecast_errors import store_backtest
 from experiments.models import los_model_for
 from experiments.output import manifest, scenario_hash, write_outputs
 from experiments.report import write_report
@@ -90,6 +91,7 @@ def run_study(
     paths = {}
     if store.completed():
         paths = write_outputs(out, store, info)
+        paths.update(store_backtest(scenario, out))
         if report:
             paths.update(write_report(out, reference))
     kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()

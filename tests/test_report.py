@@ -2,10 +2,13 @@
 
 import re
 
+import pandas as pd
 from typer.testing import CliRunner
 
 import scenarios
+from experiments import forecast_errors
 from experiments.cli import app
+from experiments.report import number, write_report
 from experiments.study import run_study
 
 
@@ -16,9 +19,12 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     html = study.paths["report.html"].read_text()
     for heading in ("In 30 seconds", "Key indicators", "Each policy against static",
                     "Occupancy over the year", "When the peaks come", "How much it varies",
-                    "Ventilators", "Reproducibility"):
+                    "Ventilators", "Breakeven: where one more bed stops paying for itself",
+                    "Reproducibility"):
         assert heading in html
-    assert html.count("<svg") == 5
+    assert "Forecast error gains" not in html  # no policy plans with a trained forecast
+    assert not (tmp_path / "forecast_backtest.csv").exists()
+    assert html.count("<svg") == 6
     assert not re.search(r"(src|href)=\"https?://", html)  # nothing fetched from a network
     assert "What this scenario changes in the one it extends" in html
     assert "respiratory season" in html  # the diff against baseline shows the surge
@@ -42,7 +48,7 @@ def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     study = run_study(scenario, tmp_path, source="baseline")
     html = study.paths["report.html"].read_text()
     assert "MSER-5 deletes the first" in html
-    assert html.count("<svg") == 6
+    assert html.count("<svg") == 7
 
 
 def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
@@ -57,3 +63,32 @@ def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
     assert "perfect <span class=\"ci\">(milp+perfect)</span>" in html
     assert "vs\n  historical" in html
     assert "Forecast MAE (arrivals/day)" in html
+
+
+def test_one_ml_policy_gets_the_backtest_table_kept_for_rebuilds(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOSPSIM_CACHE", str(tmp_path / "cache"))
+    scenario = scenarios.load("policy_comparison", [
+        "horizon_days=20", "warmup_days=7", "replications=2",
+        "policies=[{name: greedy, params: {forecast: ml}}]",
+    ])
+    out = tmp_path / "run"
+    study = run_study(scenario, out, source="policy_comparison")
+    html = study.paths["report.html"].read_text()
+    assert "Forecast error gains" in html and "Each policy against" not in html
+    assert "Breakeven: where one more bed stops paying for itself" in html
+    table = pd.read_csv(out / "forecast_backtest.csv", dtype={"horizon": str})
+    overall = table[(table["horizon"] == "all") & (table["freq"] == "daily")]
+    assert {"historical_average", "linear", "random_forest", "xgboost"} <= set(overall["model"])
+    linear = overall.set_index("model").loc["linear"]
+    assert f"<td>linear</td><td>{number(linear['rmse'])}</td>" in html
+    assert "## Forecast error gains" in study.paths["summary.md"].read_text()
+
+    def recompute(_):
+        raise AssertionError("the backtest should come from the cache or the results folder")
+
+    monkeypatch.setattr(forecast_errors, "_run_backtest", recompute)
+    cached = forecast_errors.backtest_table(study.scenario)
+    pd.testing.assert_frame_equal(cached, table)
+    (out / "report.html").unlink()
+    write_report(out)
+    assert "Forecast error gains" in (out / "report.html").read_text()
