@@ -9,6 +9,8 @@ import scenarios
 from experiments.stats import confidence_interval, imprecise, paired_differences, summarise
 from experiments.study import run_to_precision
 
+CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
+
 
 def test_confidence_interval_is_the_t_interval():
     values = np.array([1.0, 2.0, 3.0, 4.0])
@@ -45,7 +47,7 @@ def test_imprecise_names_the_wide_intervals():
 
 def test_run_to_precision_adds_replications_until_the_target(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=30", "warmup_days=7",
-                                           "replications=3"])
+                                           "replications=3", CHEAP])
     study = run_to_precision(scenario, tmp_path, target=0.01, kpis=("cost_total",), cap=40)
     summary = summarise(study.kpis)
     cost = summary[summary["kpi"] == "cost_total"]

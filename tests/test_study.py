@@ -13,7 +13,8 @@ import experiments.runner as runner
 import scenarios
 from experiments.study import run_study
 
-ARGS = ["horizon_days=20", "warmup_days=5", "replications=3"]
+ARGS = ["horizon_days=20", "warmup_days=5", "replications=3",
+        "policies=[{name: static}, {name: baseline}]"]  # the study, not the policies, under test
 
 
 def scenario():
@@ -44,7 +45,7 @@ def test_resume_refuses_results_of_another_run(tmp_path):
 
 def test_more_replications_on_resume_reuses_the_first_ones(tmp_path):
     run_study(scenario(), tmp_path)
-    more = run_study(scenarios.load("baseline", [*ARGS[:2], "replications=4"]), tmp_path,
+    more = run_study(scenarios.load("baseline", [*ARGS, "replications=4"]), tmp_path,
                      resume=True)
     assert (more.ran, more.reused) == (2, 6)
     assert len(more.kpis) == 8
@@ -76,7 +77,7 @@ def test_a_failed_replication_is_reported_and_the_others_kept(tmp_path, monkeypa
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     """A real interruption: SIGKILL the CLI once some replications are on disk."""
     command = [sys.executable, "-m", "experiments.cli", "run", "baseline", "--workers", "1",
-               "-n", "6", "--days", "60", "--set", "warmup_days=7"]
+               "-n", "6", "--days", "60", "--set", "warmup_days=7", "--set", ARGS[-1]]
     killed = tmp_path / "killed"
     process = subprocess.Popen([*command, "--out", str(killed)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
