@@ -96,9 +96,10 @@ def write_outputs(out: Path, store: ResultStore, info: dict) -> dict[str, Path]:
     paths["hour_of_week.parquet"] = out / "hour_of_week.parquet"
     store.read("hourly").drop(columns="scenario").to_parquet(paths["hour_of_week.parquet"],
                                                             index=False)
-    events = store.read("events")
-    if events is not None:
-        paths["events.parquet"] = out / "events.parquet"
-        events.drop(columns="scenario").to_parquet(paths["events.parquet"], index=False)
+    for optional in ("events", "solves"):  # event logs if asked for; solver logs if any
+        frame = store.read(optional)
+        if frame is not None:
+            paths[f"{optional}.parquet"] = out / f"{optional}.parquet"
+            frame.drop(columns="scenario").to_parquet(paths[f"{optional}.parquet"], index=False)
     paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
     return paths

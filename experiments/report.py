@@ -165,6 +165,31 @@ def scenario_diff(manifest: dict) -> str | None:
     return "\n".join(lines)
 
 
+def solver_table(out: Path, policies: list[str]) -> list[dict]:
+    """Per policy that solves a morning MILP, over all its replications: how many mornings
+    the MILP ran, how many were optimal, fell back (and the commonest reason), solve time
+    and the largest MIP gap."""
+    path = out / "solves.parquet"
+    if not path.is_file():
+        return []
+    solves = pd.read_parquet(path)
+    rows = []
+    for policy in [p for p in policies if p in set(solves["policy"])]:
+        log = solves[solves["policy"] == policy]
+        ran = log[log["milp"].fillna(False).astype(bool)]
+        reasons = log.loc[log["fallback"] != "", "fallback"]
+        ms = ran["seconds"] * 1000
+        rows.append({
+            "policy": policy, "mornings": len(log), "milp": len(ran),
+            "optimal": int((ran["status"] == "Optimal").sum()), "fallbacks": len(reasons),
+            "reason": reasons.mode().iloc[0] if len(reasons) else "",
+            "median_ms": number(ms.median()), "p95_ms": number(ms.quantile(0.95)),
+            "max_ms": number(ms.max()), "max_gap": f"{ran['gap'].max():.1e}"
+            if ran["gap"].notna().any() else "–",
+        })
+    return rows
+
+
 def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
     """Build `report.html` and `summary.md` from the tables `hospsim run` wrote to `out`."""
     out = Path(out)
@@ -201,6 +226,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
         "breakeven": breakeven(census, scenario, reference),
         "ventilators": figures.ventilators(census, policies),
+        "solver": solver_table(out, policies),
         "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])
         if "pilot_census" in manifest["warmup"] else None,
         "scenario_yaml": yaml.safe_dump(manifest["scenario"], sort_keys=False),

@@ -7,6 +7,7 @@ Layout (Parquet, hive-partitioned, readable by pandas or DuckDB):
     DIR/replications/census/scenario=S/policy=P/replication=R.parquet  the daily census table
     DIR/replications/hourly/scenario=S/policy=P/replication=R.parquet  census by hour of week
     DIR/replications/events/scenario=S/policy=P/replication=R.parquet  with --event-log only
+    DIR/replications/solves/scenario=S/policy=P/replication=R.parquet  morning solves (MILP)
     DIR/replications/failures/policy=P/replication=R.json              error, seed, traceback
 
 `pd.read_parquet("DIR/replications/kpis")` or DuckDB's
@@ -26,7 +27,7 @@ import pandas as pd
 
 from simulator import SimulationResult
 
-TABLES = ("census", "hourly", "events", "kpis")  # in this order; kpis marks completion
+TABLES = ("census", "hourly", "events", "solves", "kpis")  # in order; kpis marks completion
 
 
 class ResultStore:
@@ -67,6 +68,7 @@ class ResultStore:
             "census": result.daily,
             "hourly": result.hour_of_week,
             "events": result.events,
+            "solves": result.solves,
             "kpis": pd.DataFrame([{"replication": result.replication, "seed": seed,
                                    **result.kpis}]),
         }

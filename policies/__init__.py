@@ -1,5 +1,5 @@
 """Allocation policies implementing the simulator's `Policy` protocol, found by name."""
 
-from policies.registry import make_policy, policy_names
+from policies.registry import make_policy, policy_names, relative_cost
 
-__all__ = ["make_policy", "policy_names"]
+__all__ = ["make_policy", "policy_names", "relative_cost"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from simulator import HOLD, HospitalView, Patient, Plan
 
@@ -11,6 +12,10 @@ class Static:
     """Keep the scenario's default staffing; place each patient in the first unit with a
     free bed (home unit first, then its allowed overflow units in the scenario's order),
     else board. The textbook queue, and the reference the other policies improve on."""
+
+    relative_cost: ClassVar[float] = 1.0
+    """Rough run time against `static`'s: studies start the slowest replications first, so
+    parallel workers finish together (a scheduling hint; no number depends on it)."""
 
     def plan(self, day: int, view: HospitalView) -> Plan | None:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import ClassVar
 
 import numpy as np
 
@@ -35,6 +36,8 @@ class Outlook:
 class Forecasting:
     """What greedy and the MILP share: a forecast source, the census projection built on
     it, and placement by projected headroom."""
+
+    relative_cost: ClassVar[float] = 8.0  # see `Static.relative_cost`
 
     def __init__(self, forecast: str = "historical", horizon: int = 7) -> None:
         if horizon < 1:

@@ -11,10 +11,15 @@ tangent cuts at every integer where their optimum can lie, so the MILP is exact 
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import pulp
 from scipy.special import ndtr
 
@@ -22,6 +27,7 @@ from policies.greedy import Greedy, Outlook
 from simulator import HospitalView, Plan
 
 SQRT_2PI = float(np.sqrt(2 * np.pi))
+SOLVE_COLUMNS = ["day", "status", "objective", "gap", "seconds", "milp"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,8 @@ class Milp(Greedy):
     this small runs about twice as fast on one thread).
     """
 
+    relative_cost: ClassVar[float] = 20.0  # see `Static.relative_cost`
+
     def __init__(
         self, forecast: str = "historical", horizon: int = 7, solver: str = "highs",
         time_limit: float = 2.0, wall_limit: float = 10.0, excess_cost: float | None = None,
@@ -141,9 +149,28 @@ class Milp(Greedy):
             raise ValueError(f"unknown solver {solver!r}; available: cbc, highs")
         self.solver, self.time_limit, self.wall_limit = solver, time_limit, wall_limit
         self.threads = threads
+        if solver == "highs":
+            _silence_highs_banner()
         self.excess_cost, self.deferral_cost = excess_cost, deferral_cost
         self.solves: list[dict] = []
         self.fallbacks: list[tuple[int, str]] = []
+
+    def kpis(self, view: HospitalView) -> dict[str, float]:
+        """Forecast error (see `Forecasting.kpis`), and how often the solver fell back."""
+        solved = [s["seconds"] for s in self.solves if s["milp"]]
+        return {**super().kpis(view), "solver_fallbacks": float(len(self.fallbacks)),
+                "solve_ms_median": float(np.median(solved)) * 1000 if solved else 0.0}
+
+    def solve_log(self) -> pd.DataFrame:
+        """One row per morning: status, objective, gap, seconds, whether the MILP ran (else
+        nothing coupled the unit-days) and, where greedy's plan was used, why."""
+        log = pd.DataFrame(self.solves, columns=SOLVE_COLUMNS)
+        reasons = dict(self.fallbacks)
+        unsolved = sorted(set(reasons) - set(log["day"]))  # the solver raised: no record
+        if unsolved:
+            log = pd.concat([log, pd.DataFrame({"day": unsolved, "status": "Error"})])
+        log["fallback"] = [reasons.get(day, "") for day in log["day"]]
+        return log.sort_values("day", ignore_index=True)
 
     def plan(self, day: int, view: HospitalView) -> Plan | None:
         outlook = self.outlook(view)
@@ -292,6 +319,24 @@ class Milp(Greedy):
 
 class SolverFailed(RuntimeError):
     """The solver returned no proven optimum in time."""
+
+
+@functools.cache
+def _silence_highs_banner() -> None:
+    """HiGHS prints a banner when a process makes its first instance, before any option can
+    silence it (and every worker would print it over the progress bar): make that first
+    instance with standard output pointed at /dev/null."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _gap(prob: pulp.LpProblem) -> float | None:

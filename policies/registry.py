@@ -21,6 +21,11 @@ def policy_names() -> list[str]:
     return sorted(REGISTRY)
 
 
+def relative_cost(name: str) -> float:
+    """A policy's rough run time against `static`'s (1.0 when it does not say)."""
+    return float(getattr(REGISTRY.get(name), "relative_cost", 1.0))
+
+
 def make_policy(name: str, params: dict[str, Any] | None = None) -> Policy:
     """Build a policy; a misspelt name, parameter or forecast source is an error that lists
     the valid ones."""

@@ -59,4 +59,6 @@ def simulate(
     result = SimulationResult.from_hospital(hospital, name, int(entropy))
     if hasattr(policy, "kpis"):  # what the policy itself measured (forecast error, solves)
         result.kpis.update(policy.kpis(hospital.view))
+    if hasattr(policy, "solve_log"):
+        result.solves = policy.solve_log()
     return result

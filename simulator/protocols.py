@@ -86,6 +86,14 @@ class ReportsKpis(Protocol):
     def kpis(self, view: HospitalView) -> dict[str, float]: ...
 
 
+class ReportsSolves(Protocol):
+    """A policy that solves an optimisation each morning: after the run, one row per
+    morning (day, status, objective, gap, seconds, fallback reason), kept with the
+    replication so a report can show how the solver fared."""
+
+    def solve_log(self) -> pd.DataFrame: ...
+
+
 class Oracle(Protocol):
     """A policy that may see the future (the perfect-information bound): before the run the
     simulator hands it every patient as drawn, arrival times and true LOS included."""

@@ -28,6 +28,7 @@ class SimulationResult:
     events: pd.DataFrame | None = None
     capacity: pd.DataFrame | None = None
     hour_of_week: pd.DataFrame | None = None
+    solves: pd.DataFrame | None = None
     replication: int = 0
 
     @classmethod

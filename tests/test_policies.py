@@ -81,12 +81,18 @@ def test_solver_failure_falls_back_to_greedy_and_is_recorded(monkeypatch):
     result = simulate(short(), policy, 1)
     assert policy.fallbacks and all("solver crashed" in why for _, why in policy.fallbacks)
     assert result.kpis["invalid_placements"] == 0
+    assert result.kpis["solver_fallbacks"] == len(policy.fallbacks)
+    log = result.solves  # kept with the replication: every fallback, with its reason
+    assert len(log) == len(policy.fallbacks) and (log["status"] == "Error").all()
+    assert log["fallback"].str.contains("solver crashed").all()
 
 
 def test_timeout_is_a_fallback():
     policy = make_policy("milp", {"wall_limit": 0.0})
-    simulate(short(), policy, 1)
+    log = simulate(short(), policy, 1).solves
     assert policy.fallbacks and all("wall-clock" in why for _, why in policy.fallbacks)
+    timed_out = log[log["fallback"] != ""]
+    assert len(timed_out) == len(policy.fallbacks) and timed_out["milp"].all()
 
 
 @pytest.mark.parametrize("name", ["greedy", "milp", "oracle"])

@@ -25,6 +25,7 @@ def test_report_is_self_contained_with_every_section(tmp_path):
                     "Reproducibility"):
         assert heading in html
     assert "Forecast error gains" not in html  # no policy plans with a trained forecast
+    assert "The morning solver" not in html  # no policy solves a MILP
     assert not (tmp_path / "forecast_backtest.csv").exists()
     assert html.count("<svg") == 6
     assert not re.search(r"(src|href)=\"https?://", html)  # nothing fetched from a network
@@ -67,17 +68,22 @@ def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
     assert "Forecast MAE (arrivals/day)" in html
 
 
-def test_one_ml_policy_gets_the_backtest_table_kept_for_rebuilds(tmp_path, monkeypatch):
+def test_one_ml_milp_gets_the_backtest_and_solver_tables_kept_for_rebuilds(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("HOSPSIM_CACHE", str(tmp_path / "cache"))
     scenario = scenarios.load("policy_comparison", [
         "horizon_days=20", "warmup_days=7", "replications=2",
-        "policies=[{name: greedy, params: {forecast: ml}}]",
+        "policies=[{name: milp, params: {forecast: ml}}]",
     ])
     out = tmp_path / "run"
     study = run_study(scenario, out, source="policy_comparison")
     html = study.paths["report.html"].read_text()
     assert "Forecast error gains" in html and "Each policy against" not in html
     assert "Breakeven: where one more bed stops paying for itself" in html
+    solves = pd.read_parquet(out / "solves.parquet")
+    assert len(solves) == 2 * len(solves[solves["replication"] == 0]) > 10
+    assert "The morning solver" in html and f"<td>{len(solves)}</td>" in html
     table = pd.read_csv(out / "forecast_backtest.csv", dtype={"horizon": str})
     overall = table[(table["horizon"] == "all") & (table["freq"] == "daily")]
     assert {"historical_average", "linear", "random_forest", "xgboost"} <= set(overall["model"])
