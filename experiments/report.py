@@ -75,36 +75,46 @@ FORECAST_VALUE = {"forecast_mae": "Forecast MAE (arrivals/day)", "cost_total": "
                   "diversions": "Diversions"}
 
 
+PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whole truth
+TRUTH = "perfect information"
+
+
 def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     """What each forecast source is worth downstream: for every policy run with several
-    forecast sources, each source's KPIs and its paired difference from `historical`."""
+    forecast sources (the oracle counting as the MILP's perfect information), each
+    source's KPIs and its paired difference from `historical`, else from the first."""
     kpis = kpis.assign(idle_bed_days=kpis["staffed_bed_days"] - kpis["occupied_bed_days"])
     groups: dict[str, dict[str, str]] = {}
     for spec in scenario.policies:
-        source = spec.params.get("forecast")
-        if source is not None and spec.key in set(kpis["policy"]):
-            groups.setdefault(spec.name, {})[source] = spec.key
+        if spec.key not in set(kpis["policy"]):
+            continue
+        if spec.name in PERFECT_INFORMATION:
+            groups.setdefault(PERFECT_INFORMATION[spec.name], {})[TRUTH] = spec.key
+        elif "forecast" in spec.params:
+            groups.setdefault(spec.name, {})[spec.params["forecast"]] = spec.key
     shown = [k for k in FORECAST_VALUE if k in kpis.columns]
     tables = []
     for name, keys in groups.items():
-        if len(keys) < 2 or "historical" not in keys:
+        forecasts = [source for source in keys if source != TRUTH]
+        if len(keys) < 2 or not forecasts:
             continue
+        reference = "historical" if "historical" in keys else forecasts[0]
         subset = kpis[kpis["policy"].isin(keys.values())]
-        diffs = paired_differences(subset, keys["historical"]).set_index(["policy", "kpi"])
+        diffs = paired_differences(subset, keys[reference]).set_index(["policy", "kpi"])
         means = summarise(subset).set_index(["policy", "kpi"])["mean"]
         rows = []
         for source, key in keys.items():
             cells = []
             for kpi in shown:
                 cell = {"mean": number(means[(key, kpi)]), "diff": None}
-                if source != "historical":
+                if source != reference:
                     d = diffs.loc[(key, kpi)]
                     cell["diff"] = (f"{number(d['difference'], signed=True)} "
                                     f"({number(d['ci_low'])} to {number(d['ci_high'])})"
                                     + ("" if d["significant"] else ", n.s."))
                 cells.append(cell)
             rows.append({"source": source, "policy": key, "cells": cells})
-        tables.append({"name": name, "rows": rows,
+        tables.append({"name": name, "rows": rows, "reference": reference,
                        "columns": [FORECAST_VALUE[k] for k in shown]})
     return tables
 
@@ -250,6 +260,14 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     for row in context["table"]:
         cells = [f"{c['mean']} ± {c['half']}" for c in row["cells"]]
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    for group in context["forecast_value"]:
+        lines += ["", f"## What better forecasting is worth: {group['name']}", "",
+                  "| forecast source | " + " | ".join(group["columns"]) + " |",
+                  "|---|" + "---:|" * len(group["columns"])]
+        for row in group["rows"]:
+            cells = [c["mean"] + (f" ({c['diff']} vs {group['reference']})" if c["diff"] else "")
+                     for c in row["cells"]]
+            lines.append(f"| {row['source']} ({row['policy']}) | " + " | ".join(cells) + " |")
     if context["forecast_errors"]:
         lines += ["", "## Forecast error gains", "",
                   "Rolling-origin backtest on the `ml` source's training history (hospital "

@@ -24,8 +24,9 @@ def test_run_writes_kpis_census_and_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     kpis = pd.read_csv(tmp_path / "kpis.csv")
     assert list(kpis.columns[:3]) == ["policy", "replication", "seed"]
-    assert len(kpis) == 4 * 2  # baseline, greedy+ml, milp+ml, oracle x 2 replications
-    assert list(kpis["policy"].unique()) == ["baseline", "greedy+ml", "milp+ml", "oracle"]
+    assert len(kpis) == 5 * 2  # the default comparison x 2 replications
+    assert list(kpis["policy"].unique()) == [
+        "baseline", "greedy+historical", "greedy+ml", "milp+ml", "oracle"]
     assert {"idle_pct", "overflow", "cost_total", "time_to_bed_p90_h"} <= set(kpis.columns)
     assert pd.read_parquet(tmp_path / "kpis.parquet").shape == kpis.shape
     census = pd.read_parquet(tmp_path / "census.parquet")

@@ -2,13 +2,14 @@
 
 import re
 
+import numpy as np
 import pandas as pd
 from typer.testing import CliRunner
 
 import scenarios
 from experiments import forecast_errors
 from experiments.cli import app
-from experiments.report import number, write_report
+from experiments.report import forecast_value, number, write_report
 from experiments.study import run_study
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
@@ -100,3 +101,26 @@ def test_one_ml_milp_gets_the_backtest_and_solver_tables_kept_for_rebuilds(
     (out / "report.html").unlink()
     write_report(out)
     assert "Forecast error gains" in (out / "report.html").read_text()
+
+
+def test_the_oracle_is_the_milps_perfect_information_row():
+    scenario = scenarios.load("baseline", [
+        "policies=[{name: baseline}, {name: milp, label: milp+ml, params: {forecast: ml}},"
+        " {name: oracle}]",
+    ])
+    rng = np.random.default_rng(1)
+    shared = rng.normal(1e6, 5e4, 8)  # common random numbers: noise both policies share
+    kpis = pd.DataFrame({
+        "policy": ["baseline"] * 8 + ["milp+ml"] * 8 + ["oracle"] * 8,
+        "replication": list(range(8)) * 3,
+        "cost_total": np.concatenate([shared + 9e4, shared + 5e4, shared]),
+        "staffed_bed_days": 100.0, "occupied_bed_days": 90.0,
+    })
+    (group,) = forecast_value(kpis, scenario)
+    assert (group["name"], group["reference"]) == ("milp", "ml")
+    ml, truth = group["rows"]
+    assert (ml["source"], truth["source"], truth["policy"]) == (
+        "ml", "perfect information", "oracle")
+    cost = group["columns"].index("Total cost")
+    assert ml["cells"][cost]["diff"] is None
+    assert truth["cells"][cost]["diff"].startswith("−50,000 (")  # exact: the noise is shared
