@@ -113,16 +113,19 @@ def phases_in_days(
 
 
 def presence(
-    phases: list[tuple[str, float, float]], offset: float, units: dict[str, int], horizon: int
+    phases: list[tuple[str, float, float]], offset: float, units: dict[str, int], horizon: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """(units x horizon) 0/1: in which unit the patient is at midday of each coming day,
-    `offset` days after the phases' time origin (midnight today = 0)."""
-    out = np.zeros((len(units), horizon))
+    `offset` days after the phases' time origin (midnight today = 0). Added into `out` if
+    given (summing a census without an array per patient)."""
+    if out is None:
+        out = np.zeros((len(units), horizon))
     for unit, start, end in phases:
         first = max(0, math.ceil(start + offset - 0.5))
         last = min(horizon, math.ceil(end + offset - 0.5))
         if last > first:
-            out[units[unit], first:last] = 1.0
+            out[units[unit], first:last] += 1.0
     return out
 
 
@@ -135,47 +138,60 @@ class CensusModel:
     their step-down and ward days with them, as they will in the simulator.
     """
 
-    def __init__(self, sample: int = 400, overdue_days: float = 1.0) -> None:
-        self.sample, self.overdue_days = sample, overdue_days
-        self.seen: dict[str, deque[tuple[str, bool, float]]] = {}
-        self._kernel: tuple[int, int, np.ndarray] | None = None
+    def __init__(self, horizon: int, sample: int = 400, overdue_days: float = 1.0) -> None:
+        self.horizon, self.sample, self.overdue_days = horizon, sample, overdue_days
+        self.seen: dict[str, deque[np.ndarray]] = {}  # first unit: recent stay patterns
+        self._kernel: tuple[int, np.ndarray] | None = None
+        self._phases: dict[int, list[tuple[str, float, float]]] = {}
 
-    def observe(self, patient: Patient) -> None:
-        """A first bed request: remember the patient's stay pattern."""
+    def phases(self, view: HospitalView, patient: Patient, los: float,
+               units: dict[str, int]) -> list[tuple[str, float, float]]:
+        """The patient's phases for a stay of `los` days, split once per patient (each
+        policy projects a patient with one LOS throughout)."""
+        if patient.pid not in self._phases:
+            self._phases[patient.pid] = phases_in_days(view.scenario, units, patient.home,
+                                                       patient.needs_icu, los)
+        return self._phases[patient.pid]
+
+    def observe(self, patient: Patient, view: HospitalView) -> None:
+        """A first bed request: remember the patient's stay pattern (where an arrival at
+        midday is on each following day, by predicted LOS)."""
         if patient.admitted is None:
+            units = unit_index(view)
+            phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu,
+                                    patient.predicted_los)
             queue = self.seen.setdefault(patient.needs, deque(maxlen=self.sample))
-            queue.append((patient.home, patient.needs_icu, patient.predicted_los))
+            queue.append(presence(phases, 0.5, units, self.horizon))
 
-    def kernel(self, view: HospitalView, horizon: int) -> np.ndarray:
+    def kernel(self, view: HospitalView) -> np.ndarray:
         """(first unit, unit, days since arrival) expected presence per arrival, refreshed
         weekly (the stay mix drifts slowly)."""
         week = view.day // 7
-        if self._kernel is None or self._kernel[:2] != (week, horizon):
-            scenario, units = view.scenario, unit_index(view)
-            k = np.zeros((len(units), len(units), horizon))
+        if self._kernel is None or self._kernel[0] != week:
+            units = unit_index(view)
+            k = np.zeros((len(units), len(units), self.horizon))
             for first, queue in self.seen.items():
-                for home, icu, los in queue:
-                    phases = phases_in_days(scenario, units, home, icu, los)
-                    k[units[first]] += presence(phases, 0.5, units, horizon)
-                k[units[first]] /= len(queue)
-            self._kernel = (week, horizon, k)
-        return self._kernel[2]
+                k[units[first]] = np.mean(queue, axis=0)
+            self._kernel = (week, k)
+        return self._kernel[1]
 
-    def occupants(self, view: HospitalView, horizon: int) -> np.ndarray:
-        """(units x horizon) of today's occupants still expected, by predicted LOS."""
-        units = unit_index(view)
+    def occupants(self, view: HospitalView,
+                  los: Callable[[Patient], float] | None = None) -> np.ndarray:
+        """(units x horizon) of today's occupants still expected, by predicted LOS (or by
+        `los(patient)`, e.g. the truth)."""
+        units, horizon = unit_index(view), self.horizon
         out = np.zeros((len(units), horizon))
         for unit in units:
             for patient in view.occupants(unit):
-                out += occupant_presence(view, patient, patient.predicted_los, units, horizon,
-                                         self.overdue_days)
+                stay = patient.predicted_los if los is None else los(patient)
+                phases = self.phases(view, patient, stay, units)
+                occupant_presence(view, patient, phases, units, horizon, self.overdue_days, out)
         return out
 
-    def arrivals(self, expected: dict[str, np.ndarray], view: HospitalView,
-                 horizon: int) -> np.ndarray:
+    def arrivals(self, expected: dict[str, np.ndarray], view: HospitalView) -> np.ndarray:
         """(units x horizon) census of the forecast arrivals."""
-        units = unit_index(view)
-        kernel = self.kernel(view, horizon)
+        units, horizon = unit_index(view), self.horizon
+        kernel = self.kernel(view)
         out = np.zeros((len(units), horizon))
         for name, counts in expected.items():
             for day in range(horizon):
@@ -184,23 +200,22 @@ class CensusModel:
 
 
 def occupant_presence(
-    view: HospitalView, patient: Patient, los: float, units: dict[str, int], horizon: int,
-    overdue_days: float,
+    view: HospitalView, patient: Patient, phases: list[tuple[str, float, float]],
+    units: dict[str, int], horizon: int, overdue_days: float, out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Where an occupant will lie on each coming day, were their stay `los` days long: the
+    """Where an occupant will lie on each coming day, given the phases of their stay: the
     current phase in the bed they hold (or, when waiting to move on, in the unit they
     need), later phases in their units. A patient past the predicted end of the phase is
-    given `overdue_days` more from now."""
+    given `overdue_days` more from now. Added into `out` if given."""
     since = patient.arrival if patient.admitted is None else patient.admitted
     elapsed = (view.now - since) / HOURS_PER_DAY
-    phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu, los)
     current = next((i for i, p in enumerate(phases) if p[0] == patient.needs), len(phases) - 1)
     shift = max(0.0, elapsed + overdue_days - phases[current][2])
     moved = [(u, s + shift, e + shift) for u, s, e in phases[current:]]
     blocked = patient.unit in {p[0] for p in phases[:current]}  # waits to move on
     bed = moved[0][0] if blocked or patient.unit is None else patient.unit
     moved[0] = (bed, elapsed, moved[0][2])
-    return presence(moved, -elapsed, units, horizon)
+    return presence(moved, -elapsed, units, horizon, out)
 
 
 def unit_index(view: HospitalView) -> dict[str, int]:

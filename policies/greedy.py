@@ -13,7 +13,6 @@ from policies.forecasts import (
     ArrivalForecast,
     CensusModel,
     make_source,
-    phases_in_days,
     presence,
     unit_index,
 )
@@ -44,7 +43,7 @@ class Forecasting:
             raise ValueError("horizon must be >= 1")
         self.forecast_name, self.horizon = forecast, horizon
         self.source: ArrivalForecast = make_source(forecast)
-        self.census = CensusModel()
+        self.census = CensusModel(horizon)
         self.headroom: dict[str, float] = {}
         self.deferrals: dict[int, int] = {}
         self.forecasts: dict[int, float] = {}  # day -> forecast arrivals that day, all units
@@ -85,12 +84,11 @@ class Forecasting:
         for unit, count in _count_by_unit(electives).items():
             expected[unit] = expected[unit].copy()
             expected[unit][0] = max(0.0, expected[unit][0] - count)
-        new = self.census.arrivals(expected, view, horizon)
-        mean = self.census.occupants(view, horizon) + new
+        new = self.census.arrivals(expected, view)
+        mean = self.census.occupants(view) + new
         load = np.zeros((len(electives), len(units), horizon))
         for i, patient in enumerate(electives):
-            phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu,
-                                    patient.predicted_los)
+            phases = self.census.phases(view, patient, patient.predicted_los, units)
             load[i] = presence(phases, (patient.arrival - view.now) / HOURS_PER_DAY, units,
                                horizon)
         return Outlook(units, mean, new.copy(), electives, load)
@@ -98,7 +96,7 @@ class Forecasting:
     def place(self, patient: Patient, view: HospitalView) -> str:
         """The needed unit if it has a free bed (off-service costs); else the allowed unit
         with a free bed and the most projected headroom; else board."""
-        self.census.observe(patient)
+        self.census.observe(patient, view)
         options = view.choices(patient)
         if view.free(options[0]) > 0:
             return options[0]

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from policies.forecasts import occupant_presence, phases_in_days, presence, unit_index
+from policies.forecasts import phases_in_days, presence, unit_index
 from policies.greedy import Outlook
 from policies.milp import Milp
 from simulator import HospitalView
@@ -40,11 +40,7 @@ class OracleMilp(Milp):
         if not self._daily:
             self._daily = self._arrival_loads(view, units)
         los = self.truth["los_true"].to_numpy()
-        mean = np.zeros((len(units), horizon))
-        for unit in units:
-            for patient in view.occupants(unit):
-                mean += occupant_presence(view, patient, float(los[patient.pid]), units,
-                                          horizon, 1.0)
+        mean = self.census.occupants(view, lambda patient: float(los[patient.pid]))
         for elective, daily in self._daily.items():
             for d in range(1 if elective else 0, horizon):  # today's electives: decisions
                 if view.day + d < len(daily):
@@ -52,8 +48,7 @@ class OracleMilp(Milp):
         electives = view.electives_today()
         load = np.zeros((len(electives), len(units), horizon))
         for i, patient in enumerate(electives):
-            phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu,
-                                    float(los[patient.pid]))
+            phases = self.census.phases(view, patient, float(los[patient.pid]), units)
             load[i] = presence(phases, (patient.arrival - view.now) / HOURS_PER_DAY, units,
                                horizon)
         return Outlook(units, mean, np.zeros_like(mean), electives, load)
