@@ -113,19 +113,16 @@ def phases_in_days(
 
 
 def presence(
-    phases: list[tuple[str, float, float]], offset: float, units: dict[str, int], horizon: int,
-    out: np.ndarray | None = None,
+    phases: list[tuple[str, float, float]], offset: float, units: dict[str, int], horizon: int
 ) -> np.ndarray:
     """(units x horizon) 0/1: in which unit the patient is at midday of each coming day,
-    `offset` days after the phases' time origin (midnight today = 0). Added into `out` if
-    given (summing a census without an array per patient)."""
-    if out is None:
-        out = np.zeros((len(units), horizon))
+    `offset` days after the phases' time origin (midnight today = 0)."""
+    out = np.zeros((len(units), horizon))
     for unit, start, end in phases:
         first = max(0, math.ceil(start + offset - 0.5))
         last = min(horizon, math.ceil(end + offset - 0.5))
         if last > first:
-            out[units[unit], first:last] += 1.0
+            out[units[unit], first:last] = 1.0
     return out
 
 
@@ -179,14 +176,14 @@ class CensusModel:
                   los: Callable[[Patient], float] | None = None) -> np.ndarray:
         """(units x horizon) of today's occupants still expected, by predicted LOS (or by
         `los(patient)`, e.g. the truth)."""
-        units, horizon = unit_index(view), self.horizon
-        out = np.zeros((len(units), horizon))
+        units = unit_index(view)
+        segments = []
         for unit in units:
             for patient in view.occupants(unit):
                 stay = patient.predicted_los if los is None else los(patient)
                 phases = self.phases(view, patient, stay, units)
-                occupant_presence(view, patient, phases, units, horizon, self.overdue_days, out)
-        return out
+                segments += occupant_phases(view, patient, phases, self.overdue_days)
+        return census_of(segments, units, self.horizon)
 
     def arrivals(self, expected: dict[str, np.ndarray], view: HospitalView) -> np.ndarray:
         """(units x horizon) census of the forecast arrivals."""
@@ -199,14 +196,14 @@ class CensusModel:
         return out
 
 
-def occupant_presence(
+def occupant_phases(
     view: HospitalView, patient: Patient, phases: list[tuple[str, float, float]],
-    units: dict[str, int], horizon: int, overdue_days: float, out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Where an occupant will lie on each coming day, given the phases of their stay: the
-    current phase in the bed they hold (or, when waiting to move on, in the unit they
-    need), later phases in their units. A patient past the predicted end of the phase is
-    given `overdue_days` more from now. Added into `out` if given."""
+    overdue_days: float,
+) -> list[tuple[str, float, float]]:
+    """Where an occupant will lie from now on, given the phases of their stay, in days
+    from midnight today: the current phase in the bed they hold (or, when waiting to move
+    on, in the unit they need), later phases in their units. A patient past the predicted
+    end of the phase is given `overdue_days` more from now."""
     since = patient.arrival if patient.admitted is None else patient.admitted
     elapsed = (view.now - since) / HOURS_PER_DAY
     current = next((i for i, p in enumerate(phases) if p[0] == patient.needs), len(phases) - 1)
@@ -215,7 +212,23 @@ def occupant_presence(
     blocked = patient.unit in {p[0] for p in phases[:current]}  # waits to move on
     bed = moved[0][0] if blocked or patient.unit is None else patient.unit
     moved[0] = (bed, elapsed, moved[0][2])
-    return presence(moved, -elapsed, units, horizon, out)
+    return [(u, s - elapsed, e - elapsed) for u, s, e in moved]
+
+
+def census_of(segments: list[tuple[str, float, float]], units: dict[str, int],
+              horizon: int) -> np.ndarray:
+    """(units x horizon) how many of the (unit, start, end) stays, in days from midnight
+    today, are in each unit at midday of each coming day (`presence`, summed at once)."""
+    out = np.zeros((len(units), horizon + 1))
+    if segments:
+        unit, start, end = zip(*segments, strict=True)
+        rows = np.array([units[u] for u in unit])
+        first = np.clip(np.ceil(np.array(start) - 0.5), 0, horizon).astype(int)
+        last = np.clip(np.ceil(np.array(end) - 0.5), 0, horizon).astype(int)
+        keep = last > first
+        np.add.at(out, (rows[keep], first[keep]), 1.0)
+        np.add.at(out, (rows[keep], last[keep]), -1.0)
+    return np.cumsum(out, axis=1)[:, :horizon]
 
 
 def unit_index(view: HospitalView) -> dict[str, int]:

@@ -147,9 +147,11 @@ class Greedy(Forecasting):
         order = np.argsort([-p.predicted_los for p in outlook.electives], kind="stable")
         admitted = np.ones(len(outlook.electives), dtype=bool)
         mean_all = mean + outlook.elective_load.sum(axis=0)
+        # need(mean) <= capacity, solved for the mean once rather than tested each time
+        ceiling = (capacity[:, None] + 1e-9) / (1 + self.margin) - self.z * np.sqrt(var)
         for i in order:  # the longest stays free the most bed-days when pushed a day
             patient = outlook.electives[i]
-            if np.all(self.need(mean_all, var) <= capacity[:, None]):
+            if (mean_all <= ceiling).all():
                 break
             if self.may_defer(patient, view):
                 admitted[i] = False
