@@ -49,6 +49,7 @@ class UnitDay:
     sd: float
     cap: int
     regular: int
+    prices: Prices
 
     def excess(self, y: np.ndarray) -> np.ndarray:
         """E[(N - y)+], the expected patients beyond `y` beds."""
@@ -63,21 +64,21 @@ class UnitDay:
             return (y < self.mean).astype(float)
         return ndtr((self.mean - y) / self.sd)
 
-    def cost(self, prices: Prices, shift: float = 0.0) -> np.ndarray:
+    def cost(self, shift: float = 0.0) -> np.ndarray:
         """Cost of staffing 0..cap beds when `shift` of them go to admitted electives."""
-        s = np.arange(self.cap + 1, dtype=float)
+        s, prices = np.arange(self.cap + 1, dtype=float), self.prices
         return (prices.bed * s + prices.premium * np.maximum(0.0, s - self.regular)
                 + prices.excess * self.excess(s - shift))
 
-    def cuts(self, prices: Prices, low: float, high: float) -> list[tuple[float, float, float]]:
+    def cuts(self, low: float, high: float) -> list[tuple[float, float, float]]:
         """Tangents (point, value, slope) of `excess` at every integer the optimum's
         y = s - shift can take for shifts in [low, high] (convexity: the optimal y falls as
         the shift grows), one beyond each end, and the asymptote mean - y (with o >= 0,
         all a certain census needs)."""
         if self.sd < 1e-6:
             return [(self.mean, 0.0, -1.0)]
-        y_high = int(np.argmin(self.cost(prices, low))) - low
-        y_low = int(np.argmin(self.cost(prices, high))) - high
+        y_high = int(np.argmin(self.cost(low))) - low
+        y_low = int(np.argmin(self.cost(high))) - high
         points = np.arange(np.floor(y_low) - 1, np.ceil(y_high) + 2)
         tangents = zip(points, self.excess(points), -self.tail(points), strict=True)
         return [(self.mean, 0.0, -1.0), *((float(p), float(v), float(s)) for p, v, s in tangents)]
@@ -97,7 +98,7 @@ class Model:
     days: dict[tuple[str, int], UnitDay]
     delta: np.ndarray  # electives x units x days: beds each admission takes (vs deferral)
     units: dict[str, int]
-    prices: Prices
+    deferral: float  # per elective deferred a day
 
     def beds(self, unit: str, day: int) -> int:
         """Staffed beds chosen for a unit-day (by the solver or, if separable, the curve)."""
@@ -118,9 +119,9 @@ class Model:
     def price(self, staffing: dict[tuple[str, int], int], admitted: np.ndarray) -> float:
         """The exact cost of a plan: `staffing` per unit-day, `admitted` per elective."""
         shift = np.tensordot(admitted.astype(float), self.delta, axes=1)
-        total = self.prices.deferral * float((~admitted).sum())
+        total = self.deferral * float((~admitted).sum())
         for (u, d), day in self.days.items():
-            total += float(day.cost(self.prices, shift[self.units[u], d])[staffing[u, d]])
+            total += float(day.cost(shift[self.units[u], d])[staffing[u, d]])
         return total
 
 
@@ -129,8 +130,10 @@ class Milp(Greedy):
     seconds and a wall-clock guard; on failure use greedy's plan and record why.
 
     `excess_cost` (per patient-day beyond the staffed beds; default: a staffed bed
-    elsewhere plus the off-service penalty) and `deferral_cost` (per elective pushed a day;
-    default a tenth of a cancellation) price what the scenario's cost table leaves implicit.
+    elsewhere plus the off-service penalty), `icu_excess_cost` (the same in the ICU;
+    default: a bed elsewhere plus an ICU refusal, as a patient the ICU cannot take is one)
+    and `deferral_cost` (per elective pushed a day; default a tenth of a cancellation)
+    price what the scenario's cost table leaves implicit.
     `quantile` and `headroom` configure the greedy fallback. `threads` per solve: one by
     default, as parallel replications already fill the cores (and HiGHS's MIP on problems
     this small runs about twice as fast on one thread).
@@ -142,7 +145,7 @@ class Milp(Greedy):
         self, forecast: str = "historical", horizon: int = 7, solver: str = "highs",
         time_limit: float = 2.0, wall_limit: float = 10.0, excess_cost: float | None = None,
         deferral_cost: float | None = None, quantile: float = 0.9, headroom: float = 0.0,
-        threads: int = 1,
+        threads: int = 1, icu_excess_cost: float | None = None,
     ) -> None:
         super().__init__(forecast, horizon, quantile, headroom)
         if solver not in ("highs", "cbc"):
@@ -152,6 +155,7 @@ class Milp(Greedy):
         if solver == "highs":
             _silence_highs_banner()
         self.excess_cost, self.deferral_cost = excess_cost, deferral_cost
+        self.icu_excess_cost = icu_excess_cost
         self.solves: list[dict] = []
         self.fallbacks: list[tuple[int, str]] = []
 
@@ -197,16 +201,24 @@ class Milp(Greedy):
         defer = frozenset(p.pid for p, a in zip(outlook.electives, admitted, strict=True) if not a)
         return Plan(staffed=staffed, defer=defer)
 
-    def prices(self, view: HospitalView) -> Prices:
+    def prices(self, view: HospitalView) -> dict[str, Prices]:
+        """Per unit, from the scenario's cost table: a patient-day beyond the staffed beds
+        costs a bed elsewhere plus the off-service penalty (`excess_cost` if set), or, in
+        the ICU, a bed elsewhere plus an ICU refusal (`icu_excess_cost` if set)."""
         costs = view.scenario.costs
         excess = self.excess_cost
         if excess is None:
             excess = costs.staffed_bed_day + costs.overflow_patient_day
+        icu_excess = self.icu_excess_cost
+        if icu_excess is None:
+            icu_excess = costs.staffed_bed_day + costs.icu_refusal
         deferral = self.deferral_cost
         if deferral is None:
             deferral = costs.elective_cancellation / 10
-        return Prices(costs.staffed_bed_day, costs.premium_bed_day - costs.staffed_bed_day,
-                      excess, deferral)
+        premium = costs.premium_bed_day - costs.staffed_bed_day
+        return {u.name: Prices(costs.staffed_bed_day, premium,
+                               icu_excess if u.kind == "icu" else excess, deferral)
+                for u in view.units}
 
     def build(self, outlook: Outlook, view: HospitalView) -> Model:
         """Variables s[u,d] (integer staffed beds, 0..capacity), p[u,d] >= s - regular
@@ -217,6 +229,7 @@ class Milp(Greedy):
         Only unit-days whose census an elective decision moves are rows of the MILP (none,
         as at weekends: no solver call); the rest are separable and priced exactly."""
         prices = self.prices(view)
+        deferral = next(iter(prices.values())).deferral
         horizon = outlook.mean.shape[1]
         prob = pulp.LpProblem("morning", pulp.LpMinimize)
         loads = outlook.elective_load
@@ -242,12 +255,12 @@ class Milp(Greedy):
             cap, regular = view.capacity(u), view.regular_capacity(u)
             for d in range(horizon):
                 day = UnitDay(float(base[j, d]), float(np.sqrt(max(outlook.var[j, d], 0.0))),
-                              cap, regular)
+                              cap, regular, prices[u])
                 days[u, d] = day
                 taken = [(n, effect[k, j, d]) for k, n in enumerate(admit)
                          if effect[k, j, d] != 0]
                 if not taken:
-                    curves[u, d] = day.cost(prices)
+                    curves[u, d] = day.cost()
                     continue
                 s = prob.add_variable(f"s_{u}_{d}", 0, cap, cat=pulp.LpInteger)
                 p = prob.add_variable(f"p_{u}_{d}", 0)
@@ -255,18 +268,18 @@ class Milp(Greedy):
                 staffed[u, d] = s
                 add(constraint(expression([(p, 1), (s, -1)], constant=regular), ge))
                 # o >= value + slope * (y - point), y = s - sum(c x): beds left for the rest
-                for point, value, slope in day.cuts(prices, low[j, d], high[j, d]):
+                for point, value, slope in day.cuts(low[j, d], high[j, d]):
                     terms = [(o, 1), (s, -slope), *((x, c * slope) for x, c in taken)]
                     add(constraint(expression(terms, constant=slope * point - value), ge))
-                objective[s] = prices.bed
-                objective[p] = prices.premium
-                objective[o] = prices.excess
+                objective[s] = day.prices.bed
+                objective[p] = day.prices.premium
+                objective[o] = day.prices.excess
         for n in admit:
-            objective[n] = -prices.deferral
-        objective.constant = prices.deferral * len(outlook.electives)
+            objective[n] = -deferral
+        objective.constant = deferral * len(outlook.electives)
         prob.setObjective(objective)
         return Model(prob, staffed, admit, [list(g) for g in groups], curves, days, delta,
-                     outlook.units, prices)
+                     outlook.units, deferral)
 
     def groups(self, outlook: Outlook, view: HospitalView,
                delta: np.ndarray) -> dict[tuple[int, ...], int]:

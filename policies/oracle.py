@@ -24,9 +24,10 @@ class OracleMilp(Milp):
 
     def __init__(self, horizon: int = 7, solver: str = "highs", time_limit: float = 2.0,
                  wall_limit: float = 10.0, excess_cost: float | None = None,
-                 deferral_cost: float | None = None, threads: int = 1) -> None:
+                 deferral_cost: float | None = None, threads: int = 1,
+                 icu_excess_cost: float | None = None) -> None:
         super().__init__("historical", horizon, solver, time_limit, wall_limit, excess_cost,
-                         deferral_cost, threads=threads)
+                         deferral_cost, threads=threads, icu_excess_cost=icu_excess_cost)
         self.truth: pd.DataFrame | None = None
         self._daily: dict[bool, list[np.ndarray]] = {}
 

@@ -29,9 +29,9 @@ def brute_force(model) -> float:
     for choice in itertools.product(*counts):
         admitted = model.admitted(list(choice))
         shift = np.tensordot(admitted.astype(float), model.delta, axes=1)
-        total = model.prices.deferral * float((~admitted).sum())
+        total = model.deferral * float((~admitted).sum())
         for (u, d), day in model.days.items():
-            total += day.cost(model.prices, shift[model.units[u], d]).min()
+            total += day.cost(shift[model.units[u], d]).min()
         best = min(best, total)
     return best
 
