@@ -17,7 +17,7 @@ from experiments.breakeven import shortage_cost, unit_breakevens
 from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
 from experiments.forecast_source import HISTORY_DAYS
 from experiments.stats import paired_differences, summarise
-from scenarios.schema import Scenario
+from scenarios.schema import PolicySpec, Scenario
 
 HEADLINE = {
     "cost_total": ("Total cost", "lower"),
@@ -79,6 +79,29 @@ PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whol
 TRUTH = "perfect information"
 
 
+def knows_the_future(spec: PolicySpec) -> bool:
+    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts."""
+    return spec.name in PERFECT_INFORMATION or spec.params.get("forecast") == "perfect"
+
+
+def forecast_sentences(groups: list[dict]) -> list[str]:
+    """For the 30-second summary: what each better forecast does to total cost."""
+    sentences = []
+    for group in groups:
+        for row in group["rows"]:
+            d = row["cost"]
+            if d is None:
+                continue
+            certainty = "" if d["significant"] else "; not significant"
+            sentences.append(
+                f"What better forecasting is worth to {group['name']}: {row['source']} instead "
+                f"of {group['reference']} changes total cost by "
+                f"{number(d['difference'], signed=True)} (95% CI {number(d['ci_low'])} to "
+                f"{number(d['ci_high'])}{certainty})."
+            )
+    return sentences
+
+
 def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     """What each forecast source is worth downstream: for every policy run with several
     forecast sources (the oracle counting as the MILP's perfect information), each
@@ -113,7 +136,8 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
                                     f"({number(d['ci_low'])} to {number(d['ci_high'])})"
                                     + ("" if d["significant"] else ", n.s."))
                 cells.append(cell)
-            rows.append({"source": source, "policy": key, "cells": cells})
+            cost = diffs.loc[(key, "cost_total")] if source != reference else None
+            rows.append({"source": source, "policy": key, "cells": cells, "cost": cost})
         tables.append({"name": name, "rows": rows, "reference": reference,
                        "columns": [FORECAST_VALUE[k] for k in shown]})
     return tables
@@ -218,10 +242,14 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
              "half": number(summary.loc[(p, kpi), "half_width"])} for p in policies]}
         for kpi, (label, _) in HEADLINE.items()
     ]
-    best = min(policies, key=lambda p: summary.loc[(p, "cost_total"), "mean"])
+    bounds = [s.key for s in scenario.policies if s.key in policies and knows_the_future(s)]
+    runnable = [p for p in policies if p not in bounds] or policies
+    best = min(runnable, key=lambda p: summary.loc[(p, "cost_total"), "mean"])
+    value = forecast_value(kpis, scenario)
     context = {
         "scenario": scenario, "manifest": manifest, "policies": policies,
-        "reference": reference, "table": table, "best": best,
+        "reference": reference, "table": table, "best": best, "runnable": runnable,
+        "bounds": bounds, "forecast_sentences": forecast_sentences(value),
         "n": int(kpis.groupby("policy").size().min()),
         "findings": findings(differences, reference) if differences is not None else [],
         "forest": figures.forest(differences, {k: HEADLINE[k][0] for k in FOREST},
@@ -230,7 +258,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "occupancy": figures.occupancy(census, policies),
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
-        "forecast_value": forecast_value(kpis, scenario),
+        "forecast_value": value,
         "forecast_errors": forecast_errors(read_backtest(out))
         if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
         "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
@@ -253,8 +281,10 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     scenario, policies = context["scenario"], context["policies"]
     lines = [f"# {scenario.name}: policy comparison", "",
              f"{context['n']} replications per policy, {scenario.horizon_days} days after a "
-             f"{scenario.warmup}-day warm-up. Lowest mean total cost: **{context['best']}**.", ""]
+             f"{scenario.warmup}-day warm-up. Lowest mean total cost of the policies a "
+             f"hospital could run: **{context['best']}**.", ""]
     lines += [f"- {sentence}" for sentence in context["findings"]]
+    lines += [f"- {sentence}" for sentence in context["forecast_sentences"]]
     lines += ["", "| KPI | " + " | ".join(policies) + " |",
               "|---|" + "---:|" * len(policies)]
     for row in context["table"]:

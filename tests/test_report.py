@@ -9,7 +9,13 @@ from typer.testing import CliRunner
 import scenarios
 from experiments import forecast_errors
 from experiments.cli import app
-from experiments.report import forecast_value, number, write_report
+from experiments.report import (
+    forecast_sentences,
+    forecast_value,
+    knows_the_future,
+    number,
+    write_report,
+)
 from experiments.study import run_study
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
@@ -124,3 +130,6 @@ def test_the_oracle_is_the_milps_perfect_information_row():
     cost = group["columns"].index("Total cost")
     assert ml["cells"][cost]["diff"] is None
     assert truth["cells"][cost]["diff"].startswith("−50,000 (")  # exact: the noise is shared
+    (sentence,) = forecast_sentences([group])
+    assert "milp: perfect information instead of ml changes total cost by −50,000" in sentence
+    assert [knows_the_future(s) for s in scenario.policies] == [False, False, True]
