@@ -6,7 +6,8 @@ unit-day is random (normal: projected mean, Poisson variance of the arrivals), s
 expected excess over the staffed beds is a convex function of the beds: the model is a
 newsvendor per unit-day, coupled by the electives, whose deferral moves their load one day
 later. Unit-days no elective moves are priced on their own, exactly; the coupled ones carry
-tangent cuts at every integer where their optimum can lie, so the MILP is exact too.
+chords of that function between the integers where their optimum can lie, so the MILP is
+exact too, and only the electives are integer variables.
 """
 
 from __future__ import annotations
@@ -58,12 +59,6 @@ class UnitDay:
         z = (y - self.mean) / self.sd
         return self.sd * (np.exp(-z * z / 2) / SQRT_2PI - z * ndtr(-z))
 
-    def tail(self, y: np.ndarray) -> np.ndarray:
-        """P(N > y): minus the slope of `excess`."""
-        if self.sd < 1e-6:
-            return (y < self.mean).astype(float)
-        return ndtr((self.mean - y) / self.sd)
-
     def cost(self, shift: float = 0.0) -> np.ndarray:
         """Cost of staffing 0..cap beds when `shift` of them go to admitted electives."""
         s, prices = np.arange(self.cap + 1, dtype=float), self.prices
@@ -71,17 +66,19 @@ class UnitDay:
                 + prices.excess * self.excess(s - shift))
 
     def cuts(self, low: float, high: float) -> list[tuple[float, float, float]]:
-        """Tangents (point, value, slope) of `excess` at every integer the optimum's
-        y = s - shift can take for shifts in [low, high] (convexity: the optimal y falls as
-        the shift grows), one beyond each end, and the asymptote mean - y (with o >= 0,
-        all a certain census needs)."""
-        if self.sd < 1e-6:
-            return [(self.mean, 0.0, -1.0)]
+        """Chords (point, value, slope) of `excess` between consecutive integers, over
+        every integer the optimum's y = s - shift can take for shifts in [low, high]
+        (convexity: the optimal y falls as the shift grows) and one beyond each end. Their
+        upper envelope is `excess` at every integer and bends only at integers, so with
+        whole electives the best staffing is whole without being declared integer."""
         y_high = int(np.argmin(self.cost(low))) - low
         y_low = int(np.argmin(self.cost(high))) - high
         points = np.arange(np.floor(y_low) - 1, np.ceil(y_high) + 2)
-        tangents = zip(points, self.excess(points), -self.tail(points), strict=True)
-        return [(self.mean, 0.0, -1.0), *((float(p), float(v), float(s)) for p, v, s in tangents)]
+        values = self.excess(points)
+        slopes = np.diff(values)
+        bends = np.concatenate([[True], np.abs(np.diff(slopes)) > 1e-12])  # skip collinear
+        chords = zip(points[:-1][bends], values[:-1][bends], slopes[bends], strict=True)
+        return [(float(p), float(v), float(s)) for p, v, s in chords]
 
 
 @dataclass
@@ -221,7 +218,7 @@ class Milp(Greedy):
                 for u in view.units}
 
     def build(self, outlook: Outlook, view: HospitalView) -> Model:
-        """Variables s[u,d] (integer staffed beds, 0..capacity), p[u,d] >= s - regular
+        """Variables s[u,d] (staffed beds, 0..capacity), p[u,d] >= s - regular
         (premium beds), o[u,d] >= expected excess patients, n[g] (integer: how many of
         group g's electives to admit today; the rest come tomorrow). Minimise staffing +
         premium + excess + deferrals.
@@ -262,7 +259,7 @@ class Milp(Greedy):
                 if not taken:
                     curves[u, d] = day.cost()
                     continue
-                s = prob.add_variable(f"s_{u}_{d}", 0, cap, cat=pulp.LpInteger)
+                s = prob.add_variable(f"s_{u}_{d}", 0, cap)  # whole at the optimum: see cuts
                 p = prob.add_variable(f"p_{u}_{d}", 0)
                 o = prob.add_variable(f"o_{u}_{d}", 0)
                 staffed[u, d] = s
