@@ -105,6 +105,15 @@ class Forecasting:
             return HOLD
         return max(free, key=lambda u: (self.headroom.get(u, 0.0), view.free(u)))
 
+    def admit_next(self, unit: str, candidates: list[Patient], view: HospitalView) -> Patient:
+        """A freed bed goes to a patient of this unit if one waits; else to the patient
+        whose own unit has the least projected headroom (where waiting hurts most),
+        the oldest request first on ties."""
+        own = [p for p in candidates if p.needs == unit]
+        if own:
+            return own[0]
+        return min(candidates, key=lambda p: (self.headroom.get(p.needs, 0.0), p.requested_at))
+
     def note_deferred(self, plan: Plan) -> None:
         for pid in plan.defer:
             self.deferrals[pid] = self.deferrals.get(pid, 0) + 1

@@ -115,6 +115,7 @@ class Hospital:
         hourly: bool = False,
     ) -> None:
         self.scenario, self.policy, self.days = scenario, policy, days
+        self._admit_next = getattr(policy, "admit_next", None)  # `ChoosesNext`, optional
         self.env = simpy.Environment()
         self.wards = [Ward(u) for u in scenario.units]
         self.by_name = {w.name: w for w in self.wards}
@@ -496,18 +497,25 @@ class Hospital:
             self._move(stay, ward)
 
     def _next_waiting(self, ward: Ward) -> Stay | None:
-        best = None
+        """Who a free bed here goes to: the policy's choice among the first in line of
+        each queue it serves (`ChoosesNext`), else its own queue first, then the oldest."""
+        heads = []
         for owner in ward.sources:
             queue = owner.queue
             while queue and queue[0].waiting_for is not owner:
                 queue.popleft()  # left the queue some other way
             if not queue:
                 continue
-            if owner is ward:
+            if owner is ward and self._admit_next is None:
                 return queue.popleft()
-            if best is None or queue[0].patient.requested_at < best[0].patient.requested_at:
-                best = queue
-        return best.popleft() if best else None
+            heads.append(queue)
+        if len(heads) <= 1 or self._admit_next is None:
+            return min(heads, key=lambda q: q[0].patient.requested_at).popleft() if heads else None
+        chosen = self._admit_next(ward.name, [q[0].patient for q in heads], self.view)
+        for queue in heads:
+            if queue[0].patient is chosen:
+                return queue.popleft()
+        raise ValueError(f"policy chose a patient not offered for a bed in {ward.name!r}")
 
     def _move(self, stay: Stay, ward: Ward) -> None:
         """Into `ward`, from boarding or from the bed of the previous phase."""

@@ -79,6 +79,16 @@ class Policy(Protocol):
         ...
 
 
+class ChoosesNext(Protocol):
+    """A policy that decides who gets a freed bed: offered the first in line of each queue
+    the unit serves (its own, then units allowed to overflow into it; only when there are
+    two or more), it returns one of them. Without it: the unit's own queue first, then the
+    oldest request."""
+
+    def admit_next(self, unit: str, candidates: list[Patient], view: HospitalView) -> Patient:
+        ...
+
+
 class ReportsKpis(Protocol):
     """A policy that measured something of its own (its forecasts' error, its solves):
     called once after the run, the entries join the replication's KPIs."""

@@ -12,7 +12,7 @@ from scipy import stats
 import scenarios
 from policies import make_policy
 from policies.milp import Milp
-from simulator import simulate
+from simulator import Patient, simulate
 
 SHORT = ["horizon_days=40", "warmup_days=14"]
 
@@ -160,3 +160,18 @@ def test_policies_report_the_error_of_the_forecasts_they_used():
     historical = simulate(scenario, make_policy("greedy", {"forecast": "historical"}), 1).kpis
     assert perfect["forecast_mae"] == 0.0 and perfect["forecast_r2"] == 1.0
     assert historical["forecast_mae"] > 1.0
+
+
+def test_greedy_gives_a_freed_bed_to_its_own_unit_then_where_waiting_hurts_most():
+    def waiting(pid, needs, since):
+        return Patient(pid, since, "emergency", "30 to 49", "Emergency", "other", "medicine",
+                       2, 2, False, False, False, 4.0, needs, needs=needs, requested_at=since)
+
+    policy = make_policy("greedy")
+    policy.headroom = {"surgery": 5.0, "cardiology": -2.0}
+    surgery, cardiology = waiting(1, "surgery", 1.0), waiting(2, "cardiology", 3.0)
+    medicine = waiting(3, "medicine", 9.0)
+    assert policy.admit_next("medicine", [surgery, cardiology, medicine], None) is medicine
+    assert policy.admit_next("medicine", [surgery, cardiology], None) is cardiology
+    policy.headroom = {}
+    assert policy.admit_next("medicine", [cardiology, surgery], None) is surgery  # oldest
