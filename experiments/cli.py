@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
@@ -64,6 +65,23 @@ def _load(source: str, overrides: list[str]) -> Scenario:
         raise typer.Exit(2) from None
 
 
+def policy_override(texts: list[str]) -> str:
+    """`--policy NAME[:KEY=VALUE,...]` as a `policies=[...]` override; each is labelled
+    with its own text (e.g. `milp:forecast=ml`). Values are read as YAML."""
+    specs = []
+    for text in texts:
+        name, _, rest = text.partition(":")
+        params = {}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            key, equals, value = item.partition("=")
+            if not equals or not key.strip():
+                raise typer.BadParameter(f"{text!r}: expected NAME[:KEY=VALUE,...]",
+                                         param_hint="--policy")
+            params[key.strip()] = yaml.safe_load(value)
+        specs.append({"name": name.strip(), "label": text, "params": params})
+    return "policies=" + json.dumps(specs)
+
+
 @app.command()
 def run(
     scenario: Annotated[str, typer.Argument(help="built-in name (`hospsim scenarios`) or YAML")],
@@ -98,9 +116,16 @@ def run(
         list[str] | None, typer.Option(help="KPIs --precision applies to (repeatable)")
     ] = None,
     max_replications: Annotated[int, typer.Option(help="cap for --precision", min=2)] = 200,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option("--policy", "-p", help="compare these instead of the scenario's policies "
+                     "(repeatable): NAME[:KEY=VALUE,...], e.g. milp:forecast=ml"),
+    ] = None,
 ) -> None:
-    """Run the scenario's policies over replications; write KPIs, census and a manifest."""
+    """Run the scenario's policies over replications; write KPIs, census, a manifest and
+    the comparison report."""
     overrides = list(set_ or [])
+    overrides += [policy_override(policy)] if policy else []
     overrides += [f"replications={replications}"] if replications else []
     overrides += [f"seed={seed}"] if seed is not None else []
     overrides += [f"horizon_days={days}"] if days else []
@@ -208,6 +233,11 @@ def _format(mean: float, half: float) -> str:
     if pd.isna(half):
         return f"{mean:,.{digits}f}"
     return f"{mean:,.{digits}f} ± {half:,.{digits}f}"
+
+
+app.command("compare", help="Compare policies on a scenario: `run` with the policies given "
+            "by --policy (e.g. -p baseline -p milp:forecast=ml -p oracle), the first the "
+            "reference; the same options and outputs, report.html included.")(run)
 
 
 @app.command()

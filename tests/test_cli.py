@@ -103,3 +103,15 @@ def test_unknown_policy_lists_the_valid_ones():
         make_policy("greedyy")
     with pytest.raises(ValueError, match="its parameters: weeks, headroom, min_weeks"):
         make_policy("baseline", {"weekz": 3})
+
+
+def test_compare_runs_the_policies_given(tmp_path):
+    greedy = "greedy:forecast=perfect,quantile=0.8"
+    result = invoke("compare", "baseline", "-p", "static", "-p", greedy, "-n", "2",
+                    "--workers", "1", "--out", str(tmp_path), *SHORT)
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_csv(tmp_path / "kpis.csv")
+    assert set(kpis["policy"]) == {"static", greedy}
+    assert "Each policy against static" in (tmp_path / "report.html").read_text()
+    bad = runner.invoke(app, ["compare", "baseline", "-p", "greedy:quantile"])
+    assert bad.exit_code == 2 and "expected NAME[:KEY=VALUE,...]" in bad.output
