@@ -97,9 +97,11 @@ def write_outputs(out: Path, store: ResultStore, info: dict) -> dict[str, Path]:
     store.read("hourly").drop(columns="scenario").to_parquet(paths["hour_of_week.parquet"],
                                                             index=False)
     for optional in ("events", "solves"):  # event logs if asked for; solver logs if any
-        frame = store.read(optional)
-        if frame is not None:
-            paths[f"{optional}.parquet"] = out / f"{optional}.parquet"
-            frame.drop(columns="scenario").to_parquet(paths[f"{optional}.parquet"], index=False)
+        frame, path = store.read(optional), out / f"{optional}.parquet"
+        if frame is None:
+            path.unlink(missing_ok=True)  # an earlier run's, not this one's
+        else:
+            paths[path.name] = path
+            frame.drop(columns="scenario").to_parquet(path, index=False)
     paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
     return paths

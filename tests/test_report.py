@@ -24,8 +24,11 @@ CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the poli
 def test_report_is_self_contained_with_every_section(tmp_path):
     scenario = scenarios.load("winter_peak", ["horizon_days=30", "warmup_days=7",
                                               "replications=3", CHEAP])
+    stale = pd.DataFrame({"policy": ["baseline"], "milp": [True], "fallback": [""]})
+    stale.to_parquet(tmp_path / "solves.parquet")  # an earlier run's, into the same folder
     study = run_study(scenario, tmp_path, source="winter_peak")
     html = study.paths["report.html"].read_text()
+    assert not (tmp_path / "solves.parquet").exists()
     for heading in ("In 30 seconds", "Key indicators", "Each policy against static",
                     "Occupancy over the year", "When the peaks come", "How much it varies",
                     "Ventilators", "Breakeven: where one more bed stops paying for itself",
