@@ -120,7 +120,9 @@ def _on_dask(scenario, todo, workers, event_log, address) -> Iterator[tuple[Task
     try:
         shared = client.scatter(scenario, broadcast=True)
         futures = {
-            client.submit(run_task, shared, task, event_log, pure=False): task for task in todo
+            # in the order given (slowest first), as the pool takes them
+            client.submit(run_task, shared, task, event_log, pure=False, priority=-i): task
+            for i, task in enumerate(todo)
         }
         for future in dask_completed(futures):
             yield futures[future], future.result()
