@@ -39,11 +39,12 @@ def uses_trained_forecast(scenario: Scenario) -> bool:
 
 
 def store_backtest(scenario: Scenario, out: Path) -> dict[str, Path]:
-    """Write `out/forecast_backtest.csv` when a policy uses a trained forecast; the paths
-    written, by name."""
-    if not uses_trained_forecast(scenario):
-        return {}
+    """Write `out/forecast_backtest.csv` when a policy uses a trained forecast (else remove
+    an earlier run's); the paths written, by name."""
     path = Path(out) / FILE
+    if not uses_trained_forecast(scenario):
+        path.unlink(missing_ok=True)
+        return {}
     backtest_table(scenario).to_csv(path, index=False)
     return {FILE: path}
 

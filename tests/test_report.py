@@ -26,6 +26,7 @@ def test_report_is_self_contained_with_every_section(tmp_path):
                                               "replications=3", CHEAP])
     stale = pd.DataFrame({"policy": ["baseline"], "milp": [True], "fallback": [""]})
     stale.to_parquet(tmp_path / "solves.parquet")  # an earlier run's, into the same folder
+    (tmp_path / "forecast_backtest.csv").write_text("model,rmse\nlinear,1.0\n")
     study = run_study(scenario, tmp_path, source="winter_peak")
     html = study.paths["report.html"].read_text()
     assert not (tmp_path / "solves.parquet").exists()
