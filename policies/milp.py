@@ -33,13 +33,12 @@ SOLVE_COLUMNS = ["day", "status", "objective", "gap", "seconds", "milp"]
 
 @dataclass(frozen=True)
 class Prices:
-    """Per bed-day staffed, extra per premium bed-day, per expected excess patient-day, per
-    elective deferred a day."""
+    """One unit's prices: per bed-day staffed, extra per premium bed-day, per expected
+    excess patient-day."""
 
     bed: float
     premium: float
     excess: float
-    deferral: float
 
 
 @dataclass(frozen=True)
@@ -209,13 +208,16 @@ class Milp(Greedy):
         icu_excess = self.icu_excess_cost
         if icu_excess is None:
             icu_excess = costs.staffed_bed_day + costs.icu_refusal
-        deferral = self.deferral_cost
-        if deferral is None:
-            deferral = costs.elective_cancellation / 10
         premium = costs.premium_bed_day - costs.staffed_bed_day
         return {u.name: Prices(costs.staffed_bed_day, premium,
-                               icu_excess if u.kind == "icu" else excess, deferral)
+                               icu_excess if u.kind == "icu" else excess)
                 for u in view.units}
+
+    def deferral_price(self, view: HospitalView) -> float:
+        """Per elective pushed a day: `deferral_cost`, else a tenth of a cancellation."""
+        if self.deferral_cost is not None:
+            return self.deferral_cost
+        return view.scenario.costs.elective_cancellation / 10
 
     def build(self, outlook: Outlook, view: HospitalView) -> Model:
         """Variables s[u,d] (staffed beds, 0..capacity), p[u,d] >= s - regular
@@ -223,10 +225,9 @@ class Milp(Greedy):
         group g's electives to admit today; the rest come tomorrow). Minimise staffing +
         premium + excess + deferrals.
 
-        Only unit-days whose census an elective decision moves are rows of the MILP (none,
-        as at weekends: no solver call); the rest are separable and priced exactly."""
-        prices = self.prices(view)
-        deferral = next(iter(prices.values())).deferral
+        Only unit-days whose census an elective decision moves are rows of the MILP (none
+        when no elective waits: no solver call); the rest are separable and priced exactly."""
+        prices, deferral = self.prices(view), self.deferral_price(view)
         horizon = outlook.mean.shape[1]
         prob = pulp.LpProblem("morning", pulp.LpMinimize)
         loads = outlook.elective_load
@@ -235,9 +236,10 @@ class Milp(Greedy):
         base = outlook.mean + shifted.sum(axis=0)  # every elective deferred
         delta = loads - shifted  # what admitting each adds, unit by day
         groups = self.groups(outlook, view, delta)
-        admit, effect = [], np.array([delta[g[0]] for g in groups]).reshape(-1, *base.shape)
+        admit = []
+        effect = np.array([delta[m[0]] for m, _ in groups]).reshape(-1, *base.shape)
         low, high = np.zeros_like(base), np.zeros_like(base)
-        for k, (members, must) in enumerate(groups.items()):
+        for k, (members, must) in enumerate(groups):
             admit.append(prob.add_variable(f"n{k}", must, len(members), cat=pulp.LpInteger))
             # the range of the shift per unit-day: from `must` to all admitted
             low += np.minimum(must * effect[k], len(members) * effect[k])
@@ -275,22 +277,22 @@ class Milp(Greedy):
             objective[n] = -deferral
         objective.constant = deferral * len(outlook.electives)
         prob.setObjective(objective)
-        return Model(prob, staffed, admit, [list(g) for g in groups], curves, days, delta,
-                     outlook.units, deferral)
+        return Model(prob, staffed, admit, [members for members, _ in groups], curves, days,
+                     delta, outlook.units, deferral)
 
     def groups(self, outlook: Outlook, view: HospitalView,
-               delta: np.ndarray) -> dict[tuple[int, ...], int]:
+               delta: np.ndarray) -> list[tuple[list[int], int]]:
         """Electives whose admission moves the same beds are interchangeable: one integer
-        count per group (no symmetric binaries). Members are ordered as they get beds: those
-        who may not be deferred again, then the most often deferred. Values: how many
-        must be admitted."""
+        count per group (no symmetric binaries). Each group: its members, ordered as they get
+        beds (those who may not be deferred again, then the most often deferred), and how
+        many must be admitted."""
         waited = [self.deferrals.get(p.pid, 0) for p in outlook.electives]
         must = [not self.may_defer(p, view) for p in outlook.electives]
         order = sorted(range(len(waited)), key=lambda i: (not must[i], -waited[i]))
         members: dict[bytes, list[int]] = {}
         for i in order:
             members.setdefault(delta[i].tobytes(), []).append(i)
-        return {tuple(m): sum(must[i] for i in m) for m in members.values()}
+        return [(m, sum(must[i] for i in m)) for m in members.values()]
 
     def solve(self, model: Model, day: int) -> dict:
         """Solve and keep status, objective (separable unit-days included), gap and time in

@@ -11,6 +11,7 @@ from scipy import stats
 
 import scenarios
 from policies import make_policy
+from policies.forecasts import census_of, presence
 from policies.milp import Milp
 from simulator import Patient, simulate
 
@@ -175,3 +176,13 @@ def test_greedy_gives_a_freed_bed_to_its_own_unit_then_where_waiting_hurts_most(
     assert policy.admit_next("medicine", [surgery, cardiology], None) is cardiology
     policy.headroom = {}
     assert policy.admit_next("medicine", [cardiology, surgery], None) is surgery  # oldest
+
+
+def test_the_census_of_many_stays_is_the_sum_of_their_presences():
+    """`census_of` (vectorised) and `presence` (one patient) apply the same midday rule."""
+    units = {"a": 0, "b": 1, "c": 2}
+    rng = np.random.default_rng(5)
+    starts = rng.uniform(-3, 9, 60).round(1)  # rounding puts some stays on the x.5 edges
+    stays = [(str(rng.choice(list(units))), s, s + rng.uniform(0, 6)) for s in starts]
+    expected = sum(presence([stay], 0.0, units, 7) for stay in stays)
+    np.testing.assert_array_equal(census_of(stays, units, 7), expected)
