@@ -286,6 +286,29 @@ class Costs(Strict):
     ventilator_shortfall_patient_day: NonNegative = 10000.0
 
 
+class ServiceLevels(Strict):
+    """Targets a hospital must meet before cost matters: each is the most a KPI of that
+    name may be (a share of patients, or a count). Policies staff to them and reports judge
+    every policy against them; only a policy meeting them all can be named best."""
+
+    icu_refusal_rate: Probability = Field(
+        0.05, description="share of ICU requests not met by an ICU bed at once"
+    )
+    long_wait_share: Probability = Field(
+        0.05, description="share of emergency patients waiting longer than boarding.target_hours"
+    )
+    elective_cancellation_rate: Probability = Field(
+        0.01, description="share of booked electives cancelled (no bed, or deferred too often)"
+    )
+    ventilator_shortfall_patients: NonNegative = Field(
+        0.0, description="patients who needed a ventilator and waited for one"
+    )
+
+    def targets(self) -> dict[str, float]:
+        """KPI name -> the most it may be."""
+        return self.model_dump()
+
+
 class PolicySpec(Strict):
     name: str
     label: str | None = None
@@ -324,6 +347,7 @@ class Scenario(Strict):
     initial: InitialCensus | None = None
     surges: list[Surge] = Field(default_factory=list)
     costs: Costs = Costs()
+    service_levels: ServiceLevels = ServiceLevels()
     policies: Annotated[list[PolicySpec], Field(min_length=1)] = [PolicySpec(name="baseline")]
 
     @model_validator(mode="after")

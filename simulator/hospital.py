@@ -161,6 +161,7 @@ class Hospital:
         self._on_arrival = self._arrive
         self._on_phase_end = self._end_phase
         self._on_boarding_limit = self._boarding_limit
+        self._on_unserved_end = self._unserved_end
 
     # ---------------------------------------------------------------- building patients
     def _home(self, specialty: str, age_group: str) -> int:
@@ -228,6 +229,7 @@ class Hospital:
             for i in range(self._day_start[day], self._day_start[day + 1]):
                 stay = self.make_stay(i)
                 if stay.elective:
+                    self.counts.electives += 1
                     self._electives_today.append(stay)
                 else:
                     env.timeout(stay.patient.arrival - now, stay).callbacks.append(arrive)
@@ -345,9 +347,9 @@ class Hospital:
         if target is not None:
             self._move(stay, target)
         elif first and stay.elective:
-            need.demand.add(now, -1)
             self.counts.elective_cancellations += 1
             self._log(stay, "cancel", None)
+            self._unserved(stay)
         elif first and choice == DIVERT:
             self._divert(stay, need)
         else:
@@ -399,9 +401,27 @@ class Hospital:
         self._divert(stay, need)
 
     def _divert(self, stay: Stay, need: Ward) -> None:
-        need.demand.add(self.env.now, -1)
         self.counts.diversions += 1
         self._log(stay, "divert", need.name)
+        self._unserved(stay)
+
+    def _unserved(self, stay: Stay) -> None:
+        """A patient sent away still needed care: each remaining phase stays demand on its
+        unit for as long as it would have lasted from the bed request, so no unit learns
+        from refusing patients that it needs fewer beds (demand is never censored)."""
+        now = self.env.now
+        end = stay.patient.requested_at + stay.phases[stay.phase][1]
+        self.env.timeout(max(0.0, end - now), stay).callbacks.append(self._on_unserved_end)
+
+    def _unserved_end(self, event) -> None:
+        stay = event.value
+        now = self.env.now
+        stay.phases[stay.phase][0].demand.add(now, -1)
+        stay.phase += 1
+        if stay.phase < len(stay.phases):
+            ward, hours = stay.phases[stay.phase]
+            ward.demand.add(now, 1)
+            self.env.timeout(hours, stay).callbacks.append(self._on_unserved_end)
 
     def _admit(self, stay: Stay, ward: Ward, now: float) -> None:
         patient = stay.patient

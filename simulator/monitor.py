@@ -48,6 +48,7 @@ class Counts:
     icu_requests: int = 0
     icu_refusals: int = 0
     ventilator_shortfall_patients: int = 0
+    electives: int = 0
     elective_deferrals: int = 0
     elective_cancellations: int = 0
     invalid_placements: int = 0

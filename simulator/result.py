@@ -104,6 +104,9 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         "time_to_bed_mean_h": waits.mean() if waits.size else 0.0,
         "time_to_bed_p90_h": float(np.quantile(waits, 0.9)) if waits.size else 0.0,
         "time_to_bed_within_target": float((waits <= target).mean()) if waits.size else 1.0,
+        # a diverted patient waited too (up to the boarding limit) and never got a bed
+        "long_wait_share": _share(int((waits > target).sum()) + counts.diversions,
+                                  waits.size + counts.diversions),
         "transfer_delay_hours": blocked,
         "icu_requests": counts.icu_requests,
         "icu_refusals": counts.icu_refusals,
@@ -116,6 +119,8 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         / (days / DAYS_PER_MONTH),
         "elective_deferrals": counts.elective_deferrals,
         "elective_cancellations": counts.elective_cancellations,
+        "electives": counts.electives,
+        "elective_cancellation_rate": _share(counts.elective_cancellations, counts.electives),
         "invalid_placements": counts.invalid_placements,
     })
     cost = {
@@ -131,6 +136,10 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
     k.update(cost)
     k["cost_total"] = sum(cost.values())
     return {name: float(value) for name, value in k.items()}
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
 
 
 def _occupied_share(occupied: float, staffed: float) -> float:
