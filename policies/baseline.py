@@ -28,12 +28,14 @@ class Static:
 
 
 class Baseline(Static):
-    """Staff each unit to its average demand on the same weekday over recent weeks, plus
-    headroom; place first-fit like `Static`.
+    """Staff each unit to its average peak demand on the same weekday over recent weeks,
+    plus a proportional headroom; place first-fit like `Static`. The rule of thumb many
+    hospitals use: plan for a typical busy Monday, not for its spread, so small units
+    (where the spread is a large share of the census) fall short.
 
-    Demand counts every patient needing the unit (in its beds, elsewhere, or waiting), so
-    a unit that overflows does not learn to staff fewer beds. Until `min_weeks` of history
-    exist, staffing stays at the scenario's defaults.
+    Demand counts every patient needing the unit (in its beds, elsewhere, waiting or
+    turned away), so a unit that overflows does not learn to staff fewer beds. Until
+    `min_weeks` of history exist, staffing stays at the scenario's defaults.
     """
 
     def __init__(self, weeks: int = 8, headroom: float = 0.15, min_weeks: int = 2) -> None:
@@ -46,7 +48,7 @@ class Baseline(Static):
     def plan(self, day: int, view: HospitalView) -> Plan:
         staffed = {}
         for unit in view.units:
-            history = view.demand_history(unit.name)
+            history = view.demand_peaks(unit.name)
             same_weekday = history[day - 7 :: -7][: self.weeks] if day >= 7 else []
             if len(same_weekday) >= self.min_weeks:
                 average = sum(same_weekday) / len(same_weekday)

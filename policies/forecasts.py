@@ -172,18 +172,19 @@ class CensusModel:
             self._kernel = (week, k)
         return self._kernel[1]
 
-    def occupants(self, view: HospitalView,
-                  los: Callable[[Patient], float] | None = None) -> np.ndarray:
-        """(units x horizon) of today's occupants still expected, by predicted LOS (or by
-        `los(patient)`, e.g. the truth)."""
+    def occupants(self, view: HospitalView, los: Callable[[Patient], float] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(units x horizon) of today's occupants and boarders still expected, by predicted
+        LOS (or by `los(patient)`, e.g. the truth), and how many moves in or out of each
+        unit their predicted stays make by each day (each uncertain in its timing)."""
         units = unit_index(view)
         segments = []
         for unit in units:
-            for patient in view.occupants(unit):
+            for patient in (*view.occupants(unit), *view.boarders(unit)):
                 stay = patient.predicted_los if los is None else los(patient)
                 phases = self.phases(view, patient, stay, units)
                 segments += occupant_phases(view, patient, phases, self.overdue_days)
-        return census_of(segments, units, self.horizon)
+        return census_of(segments, units, self.horizon), moves_of(segments, units, self.horizon)
 
     def arrivals(self, expected: dict[str, np.ndarray], view: HospitalView) -> np.ndarray:
         """(units x horizon) census of the forecast arrivals."""
@@ -228,6 +229,20 @@ def census_of(segments: list[tuple[str, float, float]], units: dict[str, int],
         keep = last > first
         np.add.at(out, (rows[keep], first[keep]), 1.0)
         np.add.at(out, (rows[keep], last[keep]), -1.0)
+    return np.cumsum(out, axis=1)[:, :horizon]
+
+
+def moves_of(segments: list[tuple[str, float, float]], units: dict[str, int],
+             horizon: int) -> np.ndarray:
+    """(units x horizon) how many of the (unit, start, end) stays enter a unit after now or
+    leave it, by midday of each coming day (the midday rule of `census_of`)."""
+    out = np.zeros((len(units), horizon + 1))
+    if segments:
+        unit, start, end = (np.array(c) for c in zip(*segments, strict=True))
+        rows = np.array([units[u] for u in unit])
+        for moment, keep in ((start, start > 0), (end, end > start)):
+            day = np.clip(np.ceil(moment - 0.5), 0, horizon).astype(int)
+            np.add.at(out, (rows[keep], day[keep]), 1.0)
     return np.cumsum(out, axis=1)[:, :horizon]
 
 

@@ -43,13 +43,17 @@ class Prices:
 
 @dataclass(frozen=True)
 class UnitDay:
-    """One unit-day: census ~ normal(mean, sd²) and the beds that may be staffed."""
+    """One unit-day: peak demand ~ normal(mean, sd²), the beds that may be staffed, and the
+    service level's beds (`floor`: cover the peak on its share of days), each bed short of
+    it priced at `breach`, so service levels bind before costs rank."""
 
     mean: float
     sd: float
     cap: int
     regular: int
     prices: Prices
+    floor: int = 0
+    breach: float = 0.0
 
     def excess(self, y: np.ndarray) -> np.ndarray:
         """E[(N - y)+], the expected patients beyond `y` beds."""
@@ -58,22 +62,28 @@ class UnitDay:
         z = (y - self.mean) / self.sd
         return self.sd * (np.exp(-z * z / 2) / SQRT_2PI - z * ndtr(-z))
 
+    def shortfall(self, y: np.ndarray) -> np.ndarray:
+        """What `y` beds left for the non-electives cost beyond their own price: expected
+        excess patients, and beds short of the service level (convex in y)."""
+        return (self.prices.excess * self.excess(y)
+                + self.breach * np.maximum(0.0, self.floor - y))
+
     def cost(self, shift: float = 0.0) -> np.ndarray:
         """Cost of staffing 0..cap beds when `shift` of them go to admitted electives."""
         s, prices = np.arange(self.cap + 1, dtype=float), self.prices
         return (prices.bed * s + prices.premium * np.maximum(0.0, s - self.regular)
-                + prices.excess * self.excess(s - shift))
+                + self.shortfall(s - shift))
 
     def cuts(self, low: float, high: float) -> list[tuple[float, float, float]]:
-        """Chords (point, value, slope) of `excess` between consecutive integers, over
+        """Chords (point, value, slope) of `shortfall` between consecutive integers, over
         every integer the optimum's y = s - shift can take for shifts in [low, high]
         (convexity: the optimal y falls as the shift grows) and one beyond each end. Their
-        upper envelope is `excess` at every integer and bends only at integers, so with
+        upper envelope is `shortfall` at every integer and bends only at integers, so with
         whole electives the best staffing is whole without being declared integer."""
         y_high = int(np.argmin(self.cost(low))) - low
         y_low = int(np.argmin(self.cost(high))) - high
         points = np.arange(np.floor(y_low) - 1, np.ceil(y_high) + 2)
-        values = self.excess(points)
+        values = self.shortfall(points)
         slopes = np.diff(values)
         bends = np.concatenate([[True], np.abs(np.diff(slopes)) > 1e-12])  # skip collinear
         chords = zip(points[:-1][bends], values[:-1][bends], slopes[bends], strict=True)
@@ -130,7 +140,11 @@ class Milp(Greedy):
     default: a bed elsewhere plus an ICU refusal, as a patient the ICU cannot take is one)
     and `deferral_cost` (per elective pushed a day; default a tenth of a cancellation)
     price what the scenario's cost table leaves implicit.
-    `quantile` and `headroom` configure the greedy fallback. `threads` per solve: one by
+    Service levels bind: each unit-day must leave the non-electives the beds that cover
+    their peak on the service level's share of days (or `quantile`'s, as greedy), every
+    bed short of that priced at `breach_cost` (default: ten times the unit's dearest
+    bed-day plus its excess patient-day), so the solver gives them up only where nurses
+    and beds run out. `threads` per solve: one by
     default, as parallel replications already fill the cores (and HiGHS's MIP on problems
     this small runs about twice as fast on one thread).
     """
@@ -140,10 +154,11 @@ class Milp(Greedy):
     def __init__(
         self, forecast: str = "historical", horizon: int = 7, solver: str = "highs",
         time_limit: float = 2.0, wall_limit: float = 10.0, excess_cost: float | None = None,
-        deferral_cost: float | None = None, quantile: float = 0.9, headroom: float = 0.0,
+        deferral_cost: float | None = None, quantile: float | None = None,
         threads: int = 1, icu_excess_cost: float | None = None,
+        breach_cost: float | None = None, window: int = 28,
     ) -> None:
-        super().__init__(forecast, horizon, quantile, headroom)
+        super().__init__(forecast, horizon, quantile, window)
         if solver not in ("highs", "cbc"):
             raise ValueError(f"unknown solver {solver!r}; available: cbc, highs")
         self.solver, self.time_limit, self.wall_limit = solver, time_limit, wall_limit
@@ -151,12 +166,15 @@ class Milp(Greedy):
         if solver == "highs":
             _silence_highs_banner()
         self.excess_cost, self.deferral_cost = excess_cost, deferral_cost
-        self.icu_excess_cost = icu_excess_cost
+        self.icu_excess_cost, self.breach_cost = icu_excess_cost, breach_cost
+
+    def start(self, view: HospitalView) -> None:
+        super().start(view)
         self.solves: list[dict] = []
         self.fallbacks: list[tuple[int, str]] = []
 
     def kpis(self, view: HospitalView) -> dict[str, float]:
-        """Forecast error (see `Forecasting.kpis`), and how often the solver fell back."""
+        """Forecast error (see `ForecastPolicy.kpis`), and how often the solver fell back."""
         solved = [s["seconds"] for s in self.solves if s["milp"]]
         return {**super().kpis(view), "solver_fallbacks": float(len(self.fallbacks)),
                 "solve_ms_median": float(np.median(solved)) * 1000 if solved else 0.0}
@@ -181,8 +199,7 @@ class Milp(Greedy):
         except Exception as error:  # any solver failure: greedy for today, recorded
             self.fallbacks.append((day, f"{type(error).__name__}: {error}"))
             plan = self.decide(outlook, view)
-        self.note_deferred(plan)
-        return plan
+        return self.commit(view, outlook, plan)
 
     def optimise(self, outlook: Outlook, view: HospitalView) -> Plan:
         model = self.build(outlook, view)
@@ -192,26 +209,32 @@ class Milp(Greedy):
         if record["seconds"] > self.wall_limit:
             raise SolverFailed(f"wall-clock guard: {record['seconds']:.2f} s")
         staffed = {u: model.beds(u, 0) for u in outlook.units}
-        self.set_headroom(outlook, staffed)
         admitted = model.admitted()
         defer = frozenset(p.pid for p, a in zip(outlook.electives, admitted, strict=True) if not a)
         return Plan(staffed=staffed, defer=defer)
 
     def prices(self, view: HospitalView) -> dict[str, Prices]:
-        """Per unit, from the scenario's cost table: a patient-day beyond the staffed beds
-        costs a bed elsewhere plus the off-service penalty (`excess_cost` if set), or, in
-        the ICU, a bed elsewhere plus an ICU refusal (`icu_excess_cost` if set)."""
-        costs = view.scenario.costs
-        excess = self.excess_cost
-        if excess is None:
-            excess = costs.staffed_bed_day + costs.overflow_patient_day
-        icu_excess = self.icu_excess_cost
-        if icu_excess is None:
-            icu_excess = costs.staffed_bed_day + costs.icu_refusal
-        premium = costs.premium_bed_day - costs.staffed_bed_day
-        return {u.name: Prices(costs.staffed_bed_day, premium,
-                               icu_excess if u.kind == "icu" else excess)
-                for u in view.units}
+        """Per unit, from the scenario's cost table (`Costs.bed_day_cost`,
+        `premium_bed_day_cost`: the unit's kind and nurse ratio): a patient-day beyond the
+        staffed beds costs `Costs.excess_day_cost`, a bed where the unit overflows plus the
+        off-service penalty (`excess_cost` if set) or, in the ICU, plus an ICU refusal
+        (`icu_excess_cost` if set)."""
+        costs, units = view.scenario.costs, list(view.units)
+        prices = {}
+        for u in units:
+            bed = costs.bed_day_cost(u)
+            excess = self.icu_excess_cost if u.kind == "icu" else self.excess_cost
+            if excess is None:
+                excess = costs.excess_day_cost(u, units)
+            prices[u.name] = Prices(bed, costs.premium_bed_day_cost(u) - bed, excess)
+        return prices
+
+    def breach_price(self, prices: Prices) -> float:
+        """Per bed short of the service level: `breach_cost`, else ten times a bed-day at
+        premium plus an excess patient-day (dearer than anything staffing could save)."""
+        if self.breach_cost is not None:
+            return self.breach_cost
+        return 10 * (prices.bed + prices.premium + prices.excess)
 
     def deferral_price(self, view: HospitalView) -> float:
         """Per elective pushed a day: `deferral_cost`, else a tenth of a cancellation."""
@@ -221,9 +244,10 @@ class Milp(Greedy):
 
     def build(self, outlook: Outlook, view: HospitalView) -> Model:
         """Variables s[u,d] (staffed beds, 0..capacity), p[u,d] >= s - regular
-        (premium beds), o[u,d] >= expected excess patients, n[g] (integer: how many of
-        group g's electives to admit today; the rest come tomorrow). Minimise staffing +
-        premium + excess + deferrals.
+        (premium beds), o[u,d] >= the priced shortfall (expected excess patients and beds
+        short of the service level), n[g] (integer: how many of group g's electives to
+        admit today; the rest come tomorrow). Minimise staffing + premium + shortfall +
+        deferrals.
 
         Only unit-days whose census an elective decision moves are rows of the MILP (none
         when no elective waits: no solver call); the rest are separable and priced exactly."""
@@ -250,11 +274,13 @@ class Milp(Greedy):
         expression, constraint = pulp.LpAffineExpression, pulp.LpConstraint
         objective = expression()
         staffed, curves, days = {}, {}, {}
+        floors = self.need(outlook.mean, outlook.var)  # the non-electives' service beds
         for u, j in outlook.units.items():
             cap, regular = view.capacity(u), view.regular_capacity(u)
+            breach = self.breach_price(prices[u])
             for d in range(horizon):
                 day = UnitDay(float(base[j, d]), float(np.sqrt(max(outlook.var[j, d], 0.0))),
-                              cap, regular, prices[u])
+                              cap, regular, prices[u], int(floors[j, d]), breach)
                 days[u, d] = day
                 taken = [(n, effect[k, j, d]) for k, n in enumerate(admit)
                          if effect[k, j, d] != 0]
@@ -272,7 +298,7 @@ class Milp(Greedy):
                     add(constraint(expression(terms, constant=slope * point - value), ge))
                 objective[s] = day.prices.bed
                 objective[p] = day.prices.premium
-                objective[o] = day.prices.excess
+                objective[o] = 1.0
         for n in admit:
             objective[n] = -deferral
         objective.constant = deferral * len(outlook.electives)

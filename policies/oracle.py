@@ -25,9 +25,14 @@ class OracleMilp(Milp):
     def __init__(self, horizon: int = 7, solver: str = "highs", time_limit: float = 2.0,
                  wall_limit: float = 10.0, excess_cost: float | None = None,
                  deferral_cost: float | None = None, threads: int = 1,
-                 icu_excess_cost: float | None = None) -> None:
+                 icu_excess_cost: float | None = None, breach_cost: float | None = None,
+                 window: int = 28) -> None:
         super().__init__("historical", horizon, solver, time_limit, wall_limit, excess_cost,
-                         deferral_cost, threads=threads, icu_excess_cost=icu_excess_cost)
+                         deferral_cost, threads=threads, icu_excess_cost=icu_excess_cost,
+                         breach_cost=breach_cost, window=window)
+
+    def start(self, view: HospitalView) -> None:
+        super().start(view)
         self.truth: pd.DataFrame | None = None
         self._daily: dict[bool, list[np.ndarray]] = {}
 
@@ -41,7 +46,7 @@ class OracleMilp(Milp):
         if not self._daily:
             self._daily = self._arrival_loads(view, units)
         los = self.truth["los_true"].to_numpy()
-        mean = self.census.occupants(view, lambda patient: float(los[patient.pid]))
+        mean, _ = self.census.occupants(view, lambda patient: float(los[patient.pid]))
         for elective, daily in self._daily.items():
             for d in range(1 if elective else 0, horizon):  # today's electives: decisions
                 if view.day + d < len(daily):
@@ -52,7 +57,7 @@ class OracleMilp(Milp):
             phases = self.census.phases(view, patient, float(los[patient.pid]), units)
             load[i] = presence(phases, (patient.arrival - view.now) / HOURS_PER_DAY, units,
                                horizon)
-        return Outlook(units, mean, np.zeros_like(mean), electives, load)
+        return self.to_peak(view, Outlook(units, mean, np.zeros_like(mean), electives, load))
 
     def _arrival_loads(
         self, view: HospitalView, units: dict[str, int]

@@ -10,7 +10,18 @@ from simulator.demand import RandomStreams, draw_patients
 from simulator.hospital import Hospital
 from simulator.initial import initial_patients
 from simulator.los import ParametricLos
-from simulator.protocols import DIVERT, HOLD, LosModel, Patient, Plan, Policy
+from simulator.protocols import (
+    DIVERT,
+    HOLD,
+    LosModel,
+    Oracle,
+    Patient,
+    Plan,
+    Policy,
+    ReportsKpis,
+    ReportsSolves,
+    StartsRun,
+)
 from simulator.result import SimulationResult
 from simulator.view import HospitalView
 
@@ -51,14 +62,16 @@ def simulate(
     arrivals = draw_patients(scenario, days, los_model, streams)
     patients = pd.concat([present, arrivals], ignore_index=True) if len(present) else arrivals
     hospital = Hospital(scenario, policy, patients, days, event_log=event_log, hourly=hourly)
-    if hasattr(policy, "reveal"):  # an oracle: the future, for the perfect-information bound
+    if isinstance(policy, StartsRun):
+        policy.start(hospital.view)
+    if isinstance(policy, Oracle):  # the future, for the perfect-information bound
         policy.reveal(hospital.truth())
     hospital.run(placements)
     name = policy_name or type(policy).__name__
     entropy = seed.entropy if isinstance(seed, np.random.SeedSequence) else seed
     result = SimulationResult.from_hospital(hospital, name, int(entropy))
-    if hasattr(policy, "kpis"):  # what the policy itself measured (forecast error, solves)
+    if isinstance(policy, ReportsKpis):  # what it measured itself (forecast error, solves)
         result.kpis.update(policy.kpis(hospital.view))
-    if hasattr(policy, "solve_log"):
+    if isinstance(policy, ReportsSolves):
         result.solves = policy.solve_log()
     return result

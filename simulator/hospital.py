@@ -18,9 +18,9 @@ from simpy.events import URGENT
 
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
-from simulator.monitor import Counts, Level
+from simulator.monitor import Counts, Level, PeakLevel
 from simulator.pathway import phase_plan
-from simulator.protocols import DIVERT, HOLD, Patient, Plan, Policy
+from simulator.protocols import DIVERT, HOLD, ChoosesNext, Patient, Plan, Policy
 from simulator.view import HospitalView
 
 PATIENT_COLUMNS = (
@@ -59,7 +59,7 @@ class Ward:
         self.staffed = Level(self.target)
         self.premium = Level()
         self.census = Level()
-        self.demand = Level()
+        self.demand = PeakLevel()
         self.offservice = Level()
         self.blocked = Level()
         self.waiting = Level()
@@ -115,7 +115,7 @@ class Hospital:
         hourly: bool = False,
     ) -> None:
         self.scenario, self.policy, self.days = scenario, policy, days
-        self._admit_next = getattr(policy, "admit_next", None)  # `ChoosesNext`, optional
+        self._admit_next = policy.admit_next if isinstance(policy, ChoosesNext) else None
         self.env = simpy.Environment()
         self.wards = [Ward(u) for u in scenario.units]
         self.by_name = {w.name: w for w in self.wards}
@@ -152,10 +152,12 @@ class Hospital:
         ).tolist()
         self.daily: list[tuple] = []
         self._daily_marks: dict[tuple[str, str], float] = {}
-        # per unit, today: [admissions, discharges, arrivals needing it]
-        self._day_counts: dict[str, list[int]] = {w.name: [0, 0, 0] for w in self.wards}
+        # per unit, today: [admissions, discharges, arrivals needing it, of them electives]
+        self._day_counts: dict[str, list[int]] = {w.name: [0, 0, 0, 0] for w in self.wards}
         self.arrival_history: dict[str, list[int]] = {w.name: [] for w in self.wards}
+        self.elective_history: dict[str, list[int]] = {w.name: [] for w in self.wards}
         self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
+        self.demand_peaks: dict[str, list[float]] = {w.name: [] for w in self.wards}
         self._levels = list(self.all_levels().items())
         self._shocks: list = []
         self._on_arrival = self._arrive
@@ -323,7 +325,9 @@ class Hospital:
         self.counts.arrivals += 1
         need = stay.phases[0][0]
         need.demand.add(now, 1)
-        self._day_counts[need.name][2] += 1
+        counts = self._day_counts[need.name]
+        counts[2] += 1
+        counts[3] += stay.elective
         if need is self.icu:
             self.counts.icu_requests += 1
         if self.log is not None:
@@ -628,9 +632,11 @@ class Hospital:
             self._daily_marks[key] = area
         for ward in self.wards:
             name = ward.name
-            admitted, discharged, arrived = self._day_counts[name]
-            self._day_counts[name] = [0, 0, 0]
+            admitted, discharged, arrived, electives = self._day_counts[name]
+            self._day_counts[name] = [0, 0, 0, 0]
+            self.elective_history[name].append(electives)
             self.demand_history[name].append(means[(name, "demand")])
+            self.demand_peaks[name].append(ward.demand.start_peak())
             self.arrival_history[name].append(arrived)
             self.daily.append((
                 day, name, means[(name, "census")], ward.census.value, means[(name, "staffed")],

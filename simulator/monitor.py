@@ -35,6 +35,27 @@ class Level:
         self.last = now
 
 
+class PeakLevel(Level):
+    """A `Level` that also remembers the highest value since `start_peak`: the busiest
+    moment of a day, which is what a morning's staffing has to cover."""
+
+    __slots__ = ("peak",)
+
+    def __init__(self, value: float = 0) -> None:
+        super().__init__(value)
+        self.peak = value
+
+    def add(self, now: float, delta: float) -> None:
+        Level.add(self, now, delta)
+        if self.value > self.peak:
+            self.peak = self.value
+
+    def start_peak(self) -> float:
+        """The peak so far; the next one starts from the value now."""
+        peak, self.peak = self.peak, self.value
+        return peak
+
+
 @dataclass
 class Counts:
     """Events counted since the end of the warm-up."""

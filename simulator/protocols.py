@@ -79,6 +79,15 @@ class Policy(Protocol):
         ...
 
 
+@runtime_checkable
+class StartsRun(Protocol):
+    """A policy that learns during a run: `start` is called before each run's first event
+    and makes its run state afresh, so one object may run many replications."""
+
+    def start(self, view: HospitalView) -> None: ...
+
+
+@runtime_checkable
 class ChoosesNext(Protocol):
     """A policy that decides who gets a freed bed: offered the first in line of each queue
     the unit serves (its own, then units allowed to overflow into it; only when there are
@@ -89,6 +98,7 @@ class ChoosesNext(Protocol):
         ...
 
 
+@runtime_checkable
 class ReportsKpis(Protocol):
     """A policy that measured something of its own (its forecasts' error, its solves):
     called once after the run, the entries join the replication's KPIs."""
@@ -96,6 +106,7 @@ class ReportsKpis(Protocol):
     def kpis(self, view: HospitalView) -> dict[str, float]: ...
 
 
+@runtime_checkable
 class ReportsSolves(Protocol):
     """A policy that solves an optimisation each morning: after the run, one row per
     morning (day, status, objective, gap, seconds, fallback reason), kept with the
@@ -104,6 +115,7 @@ class ReportsSolves(Protocol):
     def solve_log(self) -> pd.DataFrame: ...
 
 
+@runtime_checkable
 class Oracle(Protocol):
     """A policy that may see the future (the perfect-information bound): before the run the
     simulator hands it every patient as drawn, arrival times and true LOS included."""

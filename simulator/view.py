@@ -76,9 +76,23 @@ class HospitalView:
         """Mean daily demand (patients needing this unit, in a bed or waiting), day by day."""
         return self._h.demand_history[unit]
 
+    def demand_peaks(self, unit: str) -> list[float]:
+        """The most patients needing this unit at any moment, day by day: the uncensored
+        peak a day's staffing had to cover."""
+        return self._h.demand_peaks[unit]
+
+    def boarders(self, unit: str) -> list[Patient]:
+        """Patients with no bed yet waiting for this unit, oldest request first."""
+        ward = self._h.by_name[unit]
+        return [s.patient for s in ward.queue if s.waiting_for is ward and s.unit is None]
+
     def arrival_history(self, unit: str) -> list[int]:
         """Arrivals whose first need was this unit, day by day (completed days only)."""
         return self._h.arrival_history[unit]
+
+    def elective_history(self, unit: str) -> list[int]:
+        """Of `arrival_history`, the booked electives (admitted or cancelled on the day)."""
+        return self._h.elective_history[unit]
 
     def drawn_arrivals(self) -> list[int]:
         """Patients drawn to arrive each completed day, before any deferral or cancellation:
