@@ -14,7 +14,7 @@ from simulator import HospitalView, Plan
 class Greedy(ForecastPolicy):
     """Staff each unit for today to cover its projected peak on the service level's share
     of days (or `quantile`), never above what nurses and beds allow; defer the
-    longest-staying electives whose beds the projection cannot fit; best-fit placement."""
+    longest-staying electives whose unit cannot cover today's peak; best-fit placement."""
 
     def __init__(self, forecast: str | ArrivalForecast = "historical", horizon: int = 7,
                  quantile: float | None = None, window: int = 28) -> None:
@@ -44,10 +44,10 @@ class Greedy(ForecastPolicy):
         ceiling = capacity[:, None] + 1e-9 - self.z[:, None] * np.sqrt(outlook.var)
         for i in order:  # the longest stays free the most bed-days when pushed a day
             load = outlook.elective_load[i]
-            over = mean_all > ceiling
+            over = mean_all[:, 0] > ceiling[:, 0]  # today: later days may still be planned
             if not over.any():
                 break
-            if (load > 0)[over].any() and self.may_defer(outlook.electives[i], view):
+            if (load[:, 0] > 0)[over].any() and self.may_defer(outlook.electives[i], view):
                 admitted[i] = False
                 mean_all -= load
                 mean_all[:, 1:] += load[:, :-1]
