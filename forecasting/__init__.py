@@ -1,1 +1,1 @@
-"""Admission and LOS forecasting: data, features, models and backtests (not yet built)."""
+"""Admission and LOS forecasting: data, features, models and backtests."""

@@ -103,8 +103,3 @@ class HospitalView:
     def electives_today(self) -> list[Patient]:
         """Today's booked electives (ids go in `Plan.defer`); only meaningful inside `plan`."""
         return [stay.patient for stay in self._h._electives_today]
-
-    @property
-    def ventilators_free(self) -> int:
-        h = self._h
-        return int(h.vent_available.value - h.vent_used.value)
