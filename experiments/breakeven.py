@@ -6,14 +6,16 @@ or ready to move in, the census table's `demand_mean`) under the reference polic
 fixed whatever the staffing, and units do not affect each other. With `c` staffed beds a day
 costs
 
-    c x staffed_bed_day + E[(D - c)+] x (staffed_bed_day + overflow_patient_day)
+    c x bed + E[(D - c)+] x shortage
 
-because a patient-day above the unit's beds still needs a staffed bed elsewhere and carries
-the overflow penalty on top. (The penalty alone, 400 against 600 a bed-day in the built-in
-cost table, would make no bed ever pay for itself.) This is the newsvendor: the cost is
-lowest at the smallest `c` with P(D <= c) >= overflow / (staffed_bed_day + overflow), the
-capacity where one more bed stops paying for itself. `hospsim stress` re-simulates each
-capacity, knock-on effects included.
+where `bed` is the unit's own staffed bed-day (`Costs.bed_day_cost`: its kind and nurse
+ratio) and `shortage` the price of a patient-day above its beds (`Costs.excess_day_cost`,
+as the MILP prices it): it still needs a staffed bed where it overflows (the unit's first
+`overflow_to`) and carries the off-service penalty on top, or, in the ICU, an ICU refusal.
+(The penalty alone, less than a bed-day in the built-in cost table, would make no bed ever
+pay for itself.) This is the newsvendor: the cost is lowest at the smallest `c` with
+P(D <= c) >= 1 - bed / shortage, the capacity where one more bed stops paying for itself.
+`hospsim stress` re-simulates each capacity, knock-on effects included.
 """
 
 from __future__ import annotations
@@ -23,14 +25,20 @@ import math
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import Costs, Scenario
+from scenarios.schema import Costs, Scenario, Unit
 
 DAYS_PER_YEAR = 365
 
 
-def shortage_cost(costs: Costs) -> float:
-    """Cost of a patient-day of demand above the unit's staffed beds."""
-    return costs.staffed_bed_day + costs.overflow_patient_day
+def shortage_cost(costs: Costs, unit: Unit, units: list[Unit]) -> float:
+    """Cost of a patient-day of demand above `unit`'s staffed beds (`Costs.excess_day_cost`)."""
+    return costs.excess_day_cost(unit, units)
+
+
+def critical_fractile(bed: float, shortage: float) -> float:
+    """The share of days the breakeven covers: 1 - bed / shortage (0 if a bed costs more
+    than the shortage it saves)."""
+    return max(0.0, 1.0 - bed / shortage) if shortage > 0 else 0.0
 
 
 def expected_excess(demand: np.ndarray, beds: np.ndarray) -> np.ndarray:
@@ -42,15 +50,17 @@ def expected_excess(demand: np.ndarray, beds: np.ndarray) -> np.ndarray:
     return (above[k] - beds * (ordered.size - k)) / ordered.size
 
 
-def expected_cost(demand: np.ndarray, beds: np.ndarray, costs: Costs) -> np.ndarray:
-    """Expected daily cost at each staffed-bed level, over the empirical demand sample."""
-    return beds * costs.staffed_bed_day + expected_excess(demand, beds) * shortage_cost(costs)
+def expected_cost(demand: np.ndarray, beds: np.ndarray, bed: float,
+                  shortage: float) -> np.ndarray:
+    """Expected daily cost at each staffed-bed level, over the empirical demand sample, with
+    a staffed bed-day at `bed` and a patient-day above the beds at `shortage`."""
+    return beds * bed + expected_excess(demand, beds) * shortage
 
 
-def cost_curve(demand: np.ndarray, costs: Costs, top: int) -> pd.DataFrame:
+def cost_curve(demand: np.ndarray, bed: float, shortage: float, top: int) -> pd.DataFrame:
     """Annual expected cost for 0..max(top, max demand + 1) staffed beds."""
     beds = np.arange(max(top, math.ceil(demand.max()) + 1) + 1)
-    annual = DAYS_PER_YEAR * expected_cost(demand, beds.astype(float), costs)
+    annual = DAYS_PER_YEAR * expected_cost(demand, beds.astype(float), bed, shortage)
     return pd.DataFrame({"beds": beds, "annual_cost": annual})
 
 
@@ -63,7 +73,8 @@ def breakeven(curve: pd.DataFrame) -> int:
 def unit_breakevens(census: pd.DataFrame, scenario: Scenario,
                     reference: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Per unit under `reference`: a table (unit, staffed, mean staffed, breakeven, their
-    annual costs, P(demand > staffed)) and each unit's cost curve."""
+    annual costs, P(demand > staffed), the unit's bed-day and shortage prices and critical
+    fractile) and each unit's cost curve."""
     measured = census[(census["policy"] == reference) & ~census["warmup"]]
     rows, curves = [], {}
     for unit in scenario.units:
@@ -72,7 +83,9 @@ def unit_breakevens(census: pd.DataFrame, scenario: Scenario,
             continue
         demand = data["demand_mean"].to_numpy(dtype=float)
         staffed = unit.default_staffed
-        curve = cost_curve(demand, scenario.costs, unit.beds)
+        bed = scenario.costs.bed_day_cost(unit)
+        shortage = shortage_cost(scenario.costs, unit, scenario.units)
+        curve = cost_curve(demand, bed, shortage, unit.beds)
         best = breakeven(curve)
         cost = curve.set_index("beds")["annual_cost"]
         rows.append({
@@ -80,6 +93,7 @@ def unit_breakevens(census: pd.DataFrame, scenario: Scenario,
             "staffed_mean": data["staffed_mean"].mean(), "demand_mean": demand.mean(),
             "breakeven": best, "cost_staffed": cost[staffed], "cost_breakeven": cost[best],
             "p_over_staffed": float((demand > staffed).mean()),
+            "bed_day": bed, "shortage": shortage, "fractile": critical_fractile(bed, shortage),
         })
         curves[unit.name] = curve
     return pd.DataFrame(rows), curves

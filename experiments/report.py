@@ -12,8 +12,8 @@ import pandas as pd
 import yaml
 
 import scenarios
-from experiments import figures
-from experiments.breakeven import shortage_cost, unit_breakevens
+from experiments import figures, sensitivity
+from experiments.breakeven import unit_breakevens
 from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
 from experiments.forecast_source import HISTORY_DAYS
 from experiments.stats import paired_differences, summarise
@@ -168,16 +168,14 @@ def breakeven(census: pd.DataFrame, scenario: Scenario, reference: str) -> dict 
     table, curves = unit_breakevens(census, scenario, reference)
     if table.empty:
         return None
-    costs = scenario.costs
     rows = [{"unit": r.unit, "staffed": r.staffed, "staffed_mean": number(r.staffed_mean),
              "demand_mean": number(r.demand_mean), "breakeven": r.breakeven,
              "cost_staffed": number(r.cost_staffed), "cost_breakeven": number(r.cost_breakeven),
-             "saving": number(r.cost_staffed - r.cost_breakeven)}
+             "saving": number(r.cost_staffed - r.cost_breakeven),
+             "bed_day": number(r.bed_day), "shortage": number(r.shortage),
+             "fractile": f"{100 * r.fractile:.0f}%"}
             for r in table.itertuples()]
-    return {"figure": figures.breakeven(table, curves), "rows": rows,
-            "bed_day": f"{costs.staffed_bed_day:,.0f}",
-            "overflow": f"{costs.overflow_patient_day:,.0f}",
-            "fractile": costs.overflow_patient_day / shortage_cost(costs)}
+    return {"figure": figures.breakeven(table, curves), "rows": rows}
 
 
 def scenario_diff(manifest: dict) -> str | None:
@@ -263,6 +261,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
         "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
         "breakeven": breakeven(census, scenario, reference),
+        "price_sensitivity": sensitivity.report_section(kpis, scenario, runnable),
         "ventilators": figures.ventilators(census, policies),
         "solver": solver_table(out, policies),
         "warmup": figures.warmup(manifest["warmup"]["pilot_census"], manifest["warmup"]["days"])

@@ -11,6 +11,7 @@ import math
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 SEVERITIES = ("minor", "moderate", "major", "extreme")
 AGE_GROUPS = ("0 to 17", "18 to 29", "30 to 49", "50 to 69", "70 or Older")
@@ -272,18 +273,122 @@ class Surge(Window):
         return self
 
 
-class Costs(Strict):
-    """Unit costs for the cost KPI (any currency)."""
+UNIT_KINDS = ("ward", "stepdown", "icu")
+REMOVED_COSTS = {
+    "staffed_bed_day": "removed: one price for every unit's bed-day became bed_day: {ward: "
+    "..., stepdown: ..., icu: ...}, and nurse_shift prices nursing by each unit's nurse_ratio",
+    "premium_bed_day": "removed: a premium (agency) bed-day costs premium_factor times the "
+    "nursing it buys (times the whole bed_day when the table has no nurse_shift)",
+}
 
-    staffed_bed_day: NonNegative = 600.0
-    premium_bed_day: NonNegative = 900.0
-    overflow_patient_day: NonNegative = 400.0
-    diversion: NonNegative = 2500.0
-    icu_refusal: NonNegative = Field(
-        5000.0, description="an ICU patient not given an ICU bed at once (boarded or elsewhere)"
+
+def _removed(name: str) -> AfterValidator:
+    def check(value: Any) -> Any:
+        if value is not None:
+            raise ValueError(REMOVED_COSTS[name])
+        return value
+
+    return AfterValidator(check)
+
+
+class BedDayCosts(Strict):
+    """What a staffed bed costs a day, by unit kind: everything but its nursing when the
+    cost table gives `nurse_shift`, all-in otherwise. The defaults are the baseline
+    hospital's all-in figures at its nurse ratios (its YAML cites the sources)."""
+
+    ward: NonNegative = 3530.0
+    stepdown: NonNegative = 3780.0
+    icu: NonNegative = 5050.0
+
+
+class Costs(Strict):
+    """Prices for the cost KPI, one currency throughout (the built-in scenarios: US
+    dollars, cited in `library/baseline.yaml`). Every consumer prices a unit's bed-days
+    through `bed_day_cost` / `premium_bed_day_cost` and the whole run through
+    `components`, so the KPI, the MILP, the breakeven view and the sensitivity table agree."""
+
+    bed_day: BedDayCosts = BedDayCosts()
+    nurse_shift: NonNegative | None = Field(
+        None, description="one nurse for one shift, all-in (wages, benefits, paid time off); "
+        "when set, a staffed bed-day costs bed_day[kind] + shifts_per_day x nurse_shift / "
+        "nurse_ratio",
     )
-    elective_cancellation: NonNegative = 1500.0
-    ventilator_shortfall_patient_day: NonNegative = 10000.0
+    shifts_per_day: Annotated[int, Field(ge=1)] = 3
+    premium_factor: Annotated[float, Field(ge=1.0)] = Field(
+        1.5, description="agency (premium) cover costs this many times the nursing it buys; "
+        "without nurse_shift, this many times the whole bed-day",
+    )
+    overflow_patient_day: NonNegative = Field(
+        900.0, description="a patient-day off-service (in another unit's bed), on top of that bed"
+    )
+    diversion: NonNegative = Field(4500.0, description="a patient diverted elsewhere")
+    icu_refusal: NonNegative = Field(
+        20000.0, description="an ICU patient not given an ICU bed at once (boarded or elsewhere)"
+    )
+    elective_cancellation: NonNegative = 2700.0
+    ventilator_shortfall_patient_day: NonNegative = 80000.0
+
+    # removed fields, kept only to name their replacement at the line that uses them
+    staffed_bed_day: SkipJsonSchema[Annotated[Any, _removed("staffed_bed_day")]] = Field(
+        None, exclude=True, repr=False)
+    premium_bed_day: SkipJsonSchema[Annotated[Any, _removed("premium_bed_day")]] = Field(
+        None, exclude=True, repr=False)
+
+    def nursing_day_cost(self, unit: Unit) -> float:
+        """Nursing of one staffed bed of `unit` for a day (0 without `nurse_shift`)."""
+        if self.nurse_shift is None:
+            return 0.0
+        return self.shifts_per_day * self.nurse_shift / unit.nurse_ratio
+
+    def bed_day_cost(self, unit: Unit) -> float:
+        """A staffed bed-day of `unit` on the roster."""
+        return getattr(self.bed_day, unit.kind) + self.nursing_day_cost(unit)
+
+    def premium_bed_day_cost(self, unit: Unit) -> float:
+        """A staffed bed-day of `unit` beyond the roster (agency nurses)."""
+        base = getattr(self.bed_day, unit.kind)
+        if self.nurse_shift is None:
+            return self.premium_factor * base
+        return base + self.premium_factor * self.nursing_day_cost(unit)
+
+    def overflow_bed_day_cost(self, unit: Unit, units: list[Unit]) -> float:
+        """A bed-day where `unit`'s patients go when it is full: the first unit of its
+        `overflow_to`, else a bed like its own."""
+        named = {u.name: u for u in units}
+        elsewhere = next((named[n] for n in unit.overflow_to if n in named), unit)
+        return self.bed_day_cost(elsewhere)
+
+    def excess_day_cost(self, unit: Unit, units: list[Unit]) -> float:
+        """A patient-day of demand beyond `unit`'s staffed beds: a bed where it overflows
+        plus the off-service penalty, or, in the ICU, plus an ICU refusal (a patient the ICU
+        cannot take is one)."""
+        penalty = self.icu_refusal if unit.kind == "icu" else self.overflow_patient_day
+        return self.overflow_bed_day_cost(unit, units) + penalty
+
+    def components(
+        self, units: list[Unit], bed_days: dict[str, float], premium_bed_days: dict[str, float],
+        offservice_days: float, diversions: float, icu_refusals: float,
+        cancellations: float, ventilator_shortfall_days: float,
+    ) -> dict[str, float]:
+        """The cost KPIs of a run (`cost_staffing`, ..., not `cost_total`) from what it
+        used: staffed and premium bed-days per unit (premium ones are part of the staffed),
+        off-service patient-days, diversions, ICU refusals, cancellations and ventilator
+        shortfall patient-days. Linear in every price."""
+        staffing = 0.0
+        for unit in units:
+            staffed = bed_days.get(unit.name, 0.0)
+            premium = premium_bed_days.get(unit.name, 0.0)
+            staffing += ((staffed - premium) * self.bed_day_cost(unit)
+                         + premium * self.premium_bed_day_cost(unit))
+        return {
+            "cost_staffing": staffing,
+            "cost_overflow": offservice_days * self.overflow_patient_day,
+            "cost_diversion": diversions * self.diversion,
+            "cost_icu_refusal": icu_refusals * self.icu_refusal,
+            "cost_cancellation": cancellations * self.elective_cancellation,
+            "cost_ventilator_shortfall": ventilator_shortfall_days
+            * self.ventilator_shortfall_patient_day,
+        }
 
 
 class ServiceLevels(Strict):

@@ -123,16 +123,17 @@ def compute_kpis(h: Hospital) -> dict[str, float]:
         "elective_cancellation_rate": _share(counts.elective_cancellations, counts.electives),
         "invalid_placements": counts.invalid_placements,
     })
-    cost = {
-        "cost_staffing": (staffed - premium) * costs.staffed_bed_day
-        + premium * costs.premium_bed_day,
-        "cost_overflow": offservice / HOURS_PER_DAY * costs.overflow_patient_day,
-        "cost_diversion": counts.diversions * costs.diversion,
-        "cost_icu_refusal": counts.icu_refusals * costs.icu_refusal,
-        "cost_cancellation": counts.elective_cancellations * costs.elective_cancellation,
-        "cost_ventilator_shortfall": shortfall_hours / HOURS_PER_DAY
-        * costs.ventilator_shortfall_patient_day,
-    }
+    # cost: each unit's bed-days at its own price (kind, nurse ratio); the premium bed-days
+    # per unit are kept so the costs can be recomputed at other prices without re-running
+    bed_days = {w.name: w.staffed.area_at(now) / HOURS_PER_DAY for w in h.wards}
+    premium_days = {w.name: w.premium.area_at(now) / HOURS_PER_DAY for w in h.wards}
+    k.update({f"premium_bed_days.{name}": days for name, days in premium_days.items()})
+    cost = costs.components(
+        [w.spec for w in h.wards], bed_days, premium_days,
+        offservice_days=offservice / HOURS_PER_DAY, diversions=counts.diversions,
+        icu_refusals=counts.icu_refusals, cancellations=counts.elective_cancellations,
+        ventilator_shortfall_days=shortfall_hours / HOURS_PER_DAY,
+    )
     k.update(cost)
     k["cost_total"] = sum(cost.values())
     return {name: float(value) for name, value in k.items()}

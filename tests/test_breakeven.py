@@ -6,27 +6,26 @@ import pytest
 from scipy.stats import poisson
 
 import scenarios
-from experiments.breakeven import breakeven, cost_curve, unit_breakevens
-from scenarios.schema import Costs
+from experiments.breakeven import breakeven, cost_curve, critical_fractile, unit_breakevens
 
 
 def test_a_hand_computed_case():
     # demand 8..12 on 10/20/40/20/10% of days; a bed-day 600, an overflow patient-day a
     # bed elsewhere plus 400: cost(c) = 600 c + 1000 E[(D - c)+]
     demand = np.repeat([8.0, 9, 10, 11, 12], [1, 2, 4, 2, 1])
-    curve = cost_curve(demand, Costs(staffed_bed_day=600, overflow_patient_day=400), top=14)
+    curve = cost_curve(demand, bed=600, shortage=1000, top=14)
     daily = curve.set_index("beds")["annual_cost"] / 365
     assert daily[9] == pytest.approx(5400 + 1000 * (0.4 * 1 + 0.2 * 2 + 0.1 * 3))  # 6500
     assert daily[10] == pytest.approx(6000 + 1000 * (0.2 * 1 + 0.1 * 2))  # 6400
     assert daily[11] == pytest.approx(6600 + 1000 * 0.1)  # 6700
     assert daily[0] == pytest.approx(1000 * demand.mean())
-    assert breakeven(curve) == 10  # P(D <= 10) = 0.7 is the first to reach 400/1000
+    assert breakeven(curve) == 10  # P(D <= 10) = 0.7 is the first to reach 1 - 600/1000
 
 
 def test_poisson_demand_breaks_even_at_the_critical_fractile():
     demand = np.random.default_rng(7).poisson(20, 200_000).astype(float)
-    costs = Costs(staffed_bed_day=300, overflow_patient_day=900)  # fractile 900/1200 = 0.75
-    curve = cost_curve(demand, costs, top=40)
+    assert critical_fractile(300, 1200) == 0.75
+    curve = cost_curve(demand, bed=300, shortage=1200, top=40)
     assert breakeven(curve) == poisson.ppf(0.75, 20) == 23  # F(22) = 0.72, F(23) = 0.79
 
 
@@ -39,5 +38,11 @@ def test_units_use_the_reference_policy_after_the_warmup():
     table, curves = unit_breakevens(census, scenario, "static")
     (row,) = table.itertuples()
     assert (row.unit, row.breakeven, row.staffed) == ("icu", 10, icu.staffed)
-    assert row.cost_staffed == pytest.approx(365 * icu.staffed * scenario.costs.staffed_bed_day)
+    bed = scenario.costs.bed_day_cost(icu)
+    assert row.cost_staffed == pytest.approx(365 * icu.staffed * bed)
+    # an ICU bed-day is priced with its 1:1 nursing; a patient-day it cannot take costs a
+    # step-down bed (where it overflows) plus an ICU refusal
+    stepdown = next(u for u in scenario.units if u.name == "stepdown")
+    assert row.bed_day == bed > scenario.costs.bed_day_cost(scenario.units[0])
+    assert row.shortage == scenario.costs.bed_day_cost(stepdown) + scenario.costs.icu_refusal
     assert curves["icu"]["beds"].max() >= icu.beds
