@@ -18,7 +18,7 @@ from simpy.events import URGENT
 
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
-from simulator.monitor import Counts, Level, PeakLevel
+from simulator.monitor import Counts, DailyRow, Level, PeakLevel
 from simulator.pathway import phase_plan
 from simulator.protocols import DIVERT, HOLD, ChoosesNext, Patient, Plan, Policy
 from simulator.view import HospitalView
@@ -150,7 +150,7 @@ class Hospital:
         self._day_start = np.searchsorted(
             patients["time"].to_numpy(), np.arange(days + 1) * HOURS_PER_DAY
         ).tolist()
-        self.daily: list[tuple] = []
+        self.daily: list[DailyRow] = []
         self._daily_marks: dict[tuple[str, str], float] = {}
         # per unit, today: [admissions, discharges, arrivals needing it, of them electives]
         self._day_counts: dict[str, list[int]] = {w.name: [0, 0, 0, 0] for w in self.wards}
@@ -635,18 +635,20 @@ class Hospital:
             admitted, discharged, arrived, electives = self._day_counts[name]
             self._day_counts[name] = [0, 0, 0, 0]
             self.elective_history[name].append(electives)
-            self.demand_history[name].append(means[(name, "demand")])
-            self.demand_peaks[name].append(ward.demand.start_peak())
+            demand, peak = means[(name, "demand")], ward.demand.start_peak()
+            self.demand_history[name].append(demand)
+            self.demand_peaks[name].append(peak)
             self.arrival_history[name].append(arrived)
-            self.daily.append((
+            self.daily.append(DailyRow(
                 day, name, means[(name, "census")], ward.census.value, means[(name, "staffed")],
-                means[(name, "demand")], means[(name, "waiting")] + means[(name, "blocked")],
+                demand, peak, means[(name, "waiting")] + means[(name, "blocked")],
                 means[(name, "offservice")], admitted, discharged, arrived,
             ))
-        self.daily.append((
-            day, "ventilators", means[("ventilators", "census")], self.vent_used.value,
-            means[("ventilators", "staffed")], means[("ventilators", "census")]
-            + means[("ventilators", "waiting")], means[("ventilators", "waiting")], 0.0, 0, 0, 0,
+        vents = means[("ventilators", "census")]
+        short = means[("ventilators", "waiting")]
+        self.daily.append(DailyRow(
+            day, "ventilators", vents, self.vent_used.value, means[("ventilators", "staffed")],
+            vents + short, float("nan"), short, 0.0, 0, 0, 0,
         ))
 
     def _log(self, stay: Stay, event: str, unit: str | None) -> None:

@@ -7,6 +7,7 @@ in O(1) per change, so monitoring costs the event loop almost nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 
 class Level:
@@ -57,6 +58,25 @@ class PeakLevel(Level):
         """The peak so far; the next one starts from the value now."""
         peak, self.peak = self.peak, self.value
         return peak
+
+
+class DailyRow(NamedTuple):
+    """One unit's day in the daily table (`SimulationResult.daily`): level means over the
+    day, the census at midnight, the day's peak demand (NaN for the ventilator pool), and
+    the day's counts."""
+
+    day: int
+    unit: str
+    census_mean: float
+    census_midnight: float
+    staffed_mean: float
+    demand_mean: float
+    demand_peak: float
+    waiting_mean: float
+    offservice_mean: float
+    admissions: int
+    discharges: int
+    arrivals: int
 
 
 @dataclass

@@ -10,12 +10,9 @@ import pandas as pd
 
 from simulator.calendar import HOURS_PER_DAY, day_dates
 from simulator.hospital import Hospital
+from simulator.monitor import DailyRow
 
 DAYS_PER_MONTH = 365.25 / 12
-DAILY_COLUMNS = (
-    "day", "unit", "census_mean", "census_midnight", "staffed_mean", "demand_mean",
-    "waiting_mean", "offservice_mean", "admissions", "discharges", "arrivals",
-)
 
 
 @dataclass
@@ -34,7 +31,7 @@ class SimulationResult:
     @classmethod
     def from_hospital(cls, hospital: Hospital, policy: str, seed: int) -> SimulationResult:
         scenario = hospital.scenario
-        daily = pd.DataFrame(hospital.daily, columns=list(DAILY_COLUMNS))
+        daily = pd.DataFrame(hospital.daily, columns=list(DailyRow._fields))
         dates = day_dates(scenario, hospital.days)
         daily.insert(1, "date", pd.to_datetime([dates[d] for d in daily["day"]]))
         daily.insert(2, "warmup", daily["day"] < scenario.warmup)
