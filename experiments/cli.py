@@ -16,7 +16,7 @@ from rich.table import Table
 import scenarios
 from experiments.forecast_cli import app as forecast_app
 from experiments.plan_cli import plan
-from experiments.report import write_report
+from experiments.report import service_section, write_report
 from experiments.runner import default_workers
 from experiments.stats import paired_differences, summarise
 from experiments.stress import (
@@ -30,6 +30,7 @@ from experiments.stress import (
 )
 from experiments.study import PRECISION_KPIS, run_study, run_to_precision
 from scenarios.schema import Scenario
+from simulator import kpis as catalogue
 
 app = typer.Typer(
     help="hospsim: forecast, simulate and compare hospital bed-allocation policies.",
@@ -42,19 +43,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(forecast_app, name="forecast")
 app.command("plan")(plan)
 
-HEADLINE_KPIS = (
-    ("occupancy_pct", "Occupancy of staffed beds (%)"),
-    ("idle_pct", "Idle staffed beds (%)"),
-    ("mean_census", "Mean census (patients)"),
-    ("overflow", "Overflow (off-service + diverted)"),
-    ("diversions", "Diversions"),
-    ("time_to_bed_mean_h", "Time to bed, mean (h)"),
-    ("time_to_bed_p90_h", "Time to bed, p90 (h)"),
-    ("icu_refusals", "ICU refusals"),
-    ("ventilator_shortfall_hours", "Ventilator shortfall (patient-h)"),
-    ("elective_cancellations", "Elective cancellations"),
-    ("cost_total", "Total cost"),
-)
+HEADLINE_KPIS = tuple(catalogue.labels("headline").items())  # (name, title), in order
+VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
 
 
 def _load(source: str, overrides: list[str]) -> Scenario:
@@ -199,6 +189,26 @@ def _print_summary(kpis: pd.DataFrame, scenario: Scenario) -> None:
             cells.append(_format(row["mean"], row["half_width"]))
         table.add_row(label, *cells)
     console.print(table)
+    _print_verdicts(kpis, scenario, policies)
+
+
+def _print_verdicts(kpis: pd.DataFrame, scenario: Scenario, policies: list[str]) -> None:
+    """Each policy against each service level, mean (95% CI) and meets / breaches /
+    undecided, then the report's verdict on which policy is best."""
+    section = service_section(kpis, scenario, policies)
+    if not section["levels"]:
+        return
+    table = Table(title="Service levels: mean (95% CI) against the target; meets if the whole "
+                  "interval is within it, breaches if it is all beyond it")
+    table.add_column("policy")
+    for level in section["levels"]:
+        table.add_column(f"{level['name']} {level['target']}", justify="right")
+    for row in section["rows"]:
+        cells = [f"{c['mean']} ({c['low']}–{c['high']}) "
+                 f"[{VERDICT_STYLE[c['verdict']]}]{c['verdict']}[/]" for c in row["cells"]]
+        table.add_row(row["policy"] + (" (bound)" if row["bound"] else ""), *cells)
+    console.print(table)
+    console.print(f"[bold]{section['lead']}[/bold]{section['rest']}")
 
 
 def _print_differences(kpis: pd.DataFrame, scenario: Scenario, reference: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -10,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after the backend is chosen
 import numpy as np
 import pandas as pd
+
+from simulator import kpis as catalogue
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
@@ -101,7 +104,7 @@ def boxes(kpis: pd.DataFrame, labels: dict[str, str], policies: list[str]) -> st
     for ax, (kpi, label) in zip(np.atleast_1d(axes), labels.items(), strict=True):
         ax.boxplot([kpis.loc[kpis["policy"] == p, kpi].to_numpy() for p in policies])
         ax.set_xticks(range(1, len(policies) + 1), policies, rotation=20)
-        ax.set_title(label, loc="left")
+        ax.set_title(textwrap.fill(label, 28), loc="left")
     figure.tight_layout()
     return _svg(figure)
 
@@ -195,3 +198,59 @@ def warmup(census: list[float], cut: int) -> str:
     ax.set_ylabel("census (patients)")
     ax.legend(frameon=False, fontsize=8)
     return _svg(figure)
+
+
+def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """The points no other point beats on both axes (lower is better on both), by x."""
+    front = []
+    for x, y, name in sorted(points):
+        if not front or y < front[-1][1]:
+            front.append((x, y, name))
+    return front
+
+
+def trade_off(summary: pd.DataFrame, against: tuple[str, ...], targets: dict[str, float],
+              policies: list[str], bounds: list[str]) -> list[str]:
+    """Total cost against each KPI in `against`, one figure each (so they sit side by side
+    on a wide page and stack on a phone): a point per policy with 95% CIs both ways, the
+    service-level target as a line, and the frontier of the policies a hospital could run
+    (none cheaper and better served); bounds hollow."""
+    stats = summary.set_index(["policy", "kpi"])
+    cost = stats.xs("cost_total", level="kpi")
+    scale_y = 1e6 if cost["mean"].abs().max() >= 1e6 else 1.0
+    panels = []
+    for name in [k for k in against if (policies[0], k) in stats.index]:
+        kpi = catalogue.get(name)
+        figure, ax = plt.subplots(figsize=(4.6, 3.6))
+        points = []
+        for k, policy in enumerate(policies):
+            x = stats.loc[(policy, name)] * kpi.scale
+            y = cost.loc[policy] / scale_y
+            low = max(x["ci_low"], 0.0)  # a rate is never negative
+            xerr = np.nan_to_num([[x["mean"] - low], [x["ci_high"] - x["mean"]]])
+            yerr = np.nan_to_num([[y["mean"] - y["ci_low"]], [y["ci_high"] - y["mean"]]])
+            bound = policy in bounds
+            ax.errorbar(x["mean"], y["mean"], xerr=xerr, yerr=yerr, fmt="o", color=f"C{k}",
+                        mfc="white" if bound else f"C{k}", capsize=3, ms=7, lw=1.2, zorder=3,
+                        label=policy + (" (bound)" if bound else ""))
+            if not bound:
+                points.append((x["mean"], y["mean"], policy))
+        front = _pareto(points)
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="0.25",
+                lw=2, ls=":", zorder=2, marker="o", ms=13, mfc="none", mec="0.25",
+                label="frontier")
+        if name in targets:
+            ax.axvline(targets[name] * kpi.scale, color="C3", ls="--", lw=1.2, zorder=1,
+                       label="service level")
+        ax.set_xlabel(kpi.title)
+        ax.set_xlim(left=0)
+        ax.set_ylabel("total cost" + (" (millions)" if scale_y > 1 else ""))
+        ax.set_title(f"Cost against {kpi.phrase}", loc="left")
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)),  # policies first, in their order
+                       key=lambda i: labels[i] in ("frontier", "service level"))
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], frameon=False,
+                  fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
+        figure.tight_layout()
+        panels.append(_svg(figure))
+    return panels

@@ -16,26 +16,22 @@ from experiments import figures, sensitivity
 from experiments.breakeven import unit_breakevens
 from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
 from experiments.forecast_source import HISTORY_DAYS
+from experiments.service import (
+    BREACHES,
+    UNDECIDED,
+    best_meeting,
+    failing,
+    service_verdicts,
+    shortfalls,
+    target_text,
+)
 from experiments.stats import paired_differences, summarise
 from scenarios.schema import PolicySpec, Scenario
+from simulator import kpis as catalogue
 
-HEADLINE = {
-    "cost_total": ("Total cost", "lower"),
-    "idle_pct": ("Idle staffed beds (%)", "lower"),
-    "overflow": ("Overflow: off-service + diverted", "lower"),
-    "diversions": ("Diversions", "lower"),
-    "time_to_bed_mean_h": ("Time to bed, mean (h)", "lower"),
-    "time_to_bed_p90_h": ("Time to bed, p90 (h)", "lower"),
-    "icu_refusals": ("ICU refusals", "lower"),
-    "ventilator_shortfall_hours": ("Ventilator shortfall (patient-h)", "lower"),
-    "elective_cancellations": ("Elective cancellations", "lower"),
-    "occupancy_pct": ("Occupancy of staffed beds (%)", "higher"),
-    "mean_census": ("Mean census (patients)", None),
-}
-FOREST = ("cost_total", "idle_pct", "overflow", "time_to_bed_mean_h", "icu_refusals",
-          "elective_cancellations")
-BOXES = {"overflow": "Overflow", "time_to_bed_mean_h": "Time to bed (h)",
-         "idle_pct": "Idle staffed beds (%)"}
+HEADLINE = catalogue.labels("headline")  # name -> title, for the KPI table
+FOREST = catalogue.labels("forest")
+BOXES = catalogue.labels("boxes")
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("experiments", "templates"), autoescape=True,
     undefined=jinja2.StrictUndefined,
@@ -56,11 +52,11 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
     for policy, group in differences.groupby("policy", sort=False):
         rows = group.set_index("kpi")
         parts = []
-        for kpi in ("cost_total", "idle_pct", "overflow", "time_to_bed_mean_h"):
+        for kpi in catalogue.names("findings"):
             if kpi not in rows.index:
                 continue
             r = rows.loc[kpi]
-            label = HEADLINE[kpi][0].lower()
+            label = catalogue.get(kpi).title.lower()
             if not r["significant"]:
                 parts.append(f"no significant difference in {label}")
                 continue
@@ -70,9 +66,7 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
     return sentences
 
 
-FORECAST_VALUE = {"forecast_mae": "Forecast MAE (arrivals/day)", "cost_total": "Total cost",
-                  "idle_bed_days": "Idle staffed bed-days", "overflow": "Overflow",
-                  "diversions": "Diversions"}
+FORECAST_VALUE = catalogue.labels("forecast_value")
 
 
 PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whole truth
@@ -222,6 +216,59 @@ def solver_table(out: Path, policies: list[str]) -> list[dict]:
     return rows
 
 
+def _shown(name: str, value: float, unit: bool = True) -> str:
+    """A value of a catalogued KPI as tables show it (shares in %)."""
+    kpi = catalogue.get(name)
+    text = number(value * kpi.scale)
+    return text + "%" if unit and kpi.shown_unit == "%" and text != "–" else text
+
+
+def service_section(kpis: pd.DataFrame, scenario: Scenario, policies: list[str]) -> dict:
+    """Each policy judged against each of the scenario's service levels (meets / breaches /
+    undecided, from the replications' 95% CI), and the 30-second summary's lead: the
+    lowest-cost policy a hospital could run that meets them all, or, if none does, which
+    levels each breaches. The oracle and policies fed perfect forecasts are bounds, never
+    best."""
+    specs = {s.key: s for s in scenario.policies}
+    bounds = [p for p in policies if p in specs and knows_the_future(specs[p])]
+    runnable = [p for p in policies if p not in bounds] or policies
+    targets = {k: v for k, v in scenario.service_levels.targets().items() if k in kpis.columns}
+    verdicts = service_verdicts(kpis, targets, policies)
+    cost = kpis.groupby("policy")["cost_total"].mean().to_dict()
+    best = best_meeting(verdicts, cost, runnable)
+    fails = {p: failing(verdicts).get(p, {BREACHES: [], UNDECIDED: []}) for p in policies}
+    by_cell = verdicts.set_index(["policy", "kpi"])
+    rows = [{"policy": p, "bound": p in bounds, "cells": [
+        {"mean": _shown(k, by_cell.loc[(p, k), "mean"]),
+         "low": _shown(k, by_cell.loc[(p, k), "ci_low"], unit=False),
+         "high": _shown(k, by_cell.loc[(p, k), "ci_high"]),
+         "verdict": by_cell.loc[(p, k), "verdict"]} for k in targets]} for p in policies]
+    items = [shortfalls(p, fails[p]) for p in runnable
+             if best is None or cost[p] < cost[best]]
+    if best is not None:
+        meeting = sum(not any(fails[p].values()) for p in runnable)
+        lead = best
+        intro = (f" is the best policy a hospital could run: the lowest mean total cost of the "
+                 f"{meeting} of {len(runnable)} that meet every service level."
+                 + (" Cheaper, but not meeting them:" if items else ""))
+    else:
+        lead = "No policy a hospital could run meets every service level"
+        intro = ", so none is named best:"
+    outro = ""
+    if bounds:
+        outro += (f" {', '.join(bounds)} {'knows' if len(bounds) == 1 else 'know'} the future: "
+                  f"{'a bound' if len(bounds) == 1 else 'bounds'}, never named best.")
+    if any(fails[p][UNDECIDED] for p in runnable):
+        outro += (" Undecided: the 95% confidence interval straddles the target; more "
+                  "replications may decide.")
+    rest = intro + (" " + "; ".join(items) + "." if items else "") + outro
+    return {"best": best, "bounds": bounds, "runnable": runnable, "verdicts": verdicts,
+            "levels": [{"name": catalogue.get(k).label, "target": target_text(k, t)}
+                       for k, t in targets.items()],
+            "rows": rows, "lead": lead, "rest": rest, "intro": intro, "shortfalls": items,
+            "outro": outro}
+
+
 def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
     """Build `report.html` and `summary.md` from the tables `hospsim run` wrote to `out`."""
     out = Path(out)
@@ -238,20 +285,20 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         {"label": label, "cells": [
             {"mean": number(summary.loc[(p, kpi), "mean"]),
              "half": number(summary.loc[(p, kpi), "half_width"])} for p in policies]}
-        for kpi, (label, _) in HEADLINE.items()
+        for kpi, label in HEADLINE.items()
     ]
-    bounds = [s.key for s in scenario.policies if s.key in policies and knows_the_future(s)]
-    runnable = [p for p in policies if p not in bounds] or policies
-    best = min(runnable, key=lambda p: summary.loc[(p, "cost_total"), "mean"])
+    service = service_section(kpis, scenario, policies)
+    bounds, runnable, best = service["bounds"], service["runnable"], service["best"]
     value = forecast_value(kpis, scenario)
     context = {
         "scenario": scenario, "manifest": manifest, "policies": policies,
         "reference": reference, "table": table, "best": best, "runnable": runnable,
-        "bounds": bounds, "forecast_sentences": forecast_sentences(value),
+        "bounds": bounds, "service": service, "forecast_sentences": forecast_sentences(value),
+        "trade_off": figures.trade_off(summary.reset_index(), catalogue.names("trade_off"),
+                                       scenario.service_levels.targets(), policies, bounds),
         "n": int(kpis.groupby("policy").size().min()),
         "findings": findings(differences, reference) if differences is not None else [],
-        "forest": figures.forest(differences, {k: HEADLINE[k][0] for k in FOREST},
-                                 summary.xs(reference)["mean"])
+        "forest": figures.forest(differences, FOREST, summary.xs(reference)["mean"])
         if differences is not None else None,
         "occupancy": figures.occupancy(census, policies),
         "heatmap": figures.heatmap(hourly, reference),
@@ -280,8 +327,8 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     scenario, policies = context["scenario"], context["policies"]
     lines = [f"# {scenario.name}: policy comparison", "",
              f"{context['n']} replications per policy, {scenario.horizon_days} days after a "
-             f"{scenario.warmup}-day warm-up. Lowest mean total cost of the policies a "
-             f"hospital could run: **{context['best']}**.", ""]
+             f"{scenario.warmup}-day warm-up.", "",
+             f"**{context['service']['lead']}**{context['service']['rest']}", ""]
     lines += [f"- {sentence}" for sentence in context["findings"]]
     lines += [f"- {sentence}" for sentence in context["forecast_sentences"]]
     lines += ["", "| KPI | " + " | ".join(policies) + " |",
@@ -289,6 +336,19 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     for row in context["table"]:
         cells = [f"{c['mean']} ± {c['half']}" for c in row["cells"]]
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    service = context["service"]
+    if service["levels"]:
+        lines += ["", "## Service levels", "",
+                  "Mean (95% CI) and verdict: meets if the whole interval is within the "
+                  "target, breaches if it is all beyond it, else undecided.", "",
+                  "| policy | " + " | ".join(f"{lv['name']} {lv['target']}"
+                                             for lv in service["levels"]) + " |",
+                  "|---|" + "---:|" * len(service["levels"])]
+        for row in service["rows"]:
+            cells = [f"{c['mean']} ({c['low']} to {c['high']}) {c['verdict']}"
+                     for c in row["cells"]]
+            name = row["policy"] + (" (bound)" if row["bound"] else "")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for group in context["forecast_value"]:
         lines += ["", f"## What better forecasting is worth: {group['name']}", "",
                   "| forecast source | " + " | ".join(group["columns"]) + " |",

@@ -25,6 +25,7 @@ from experiments.stats import imprecise, summarise
 from experiments.store import ResultStore
 from experiments.warmup import WarmupChoice, resolve_warmup
 from scenarios.schema import Scenario
+from simulator import kpis as catalogue
 
 
 @dataclass
@@ -98,7 +99,7 @@ def run_study(
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
 
 
-PRECISION_KPIS = ("cost_total", "idle_pct", "overflow")
+PRECISION_KPIS = catalogue.names("precision")
 
 
 def run_to_precision(

@@ -113,5 +113,8 @@ def test_compare_runs_the_policies_given(tmp_path):
     kpis = pd.read_csv(tmp_path / "kpis.csv")
     assert set(kpis["policy"]) == {"static", greedy}
     assert "Each policy against static" in (tmp_path / "report.html").read_text()
+    printed = " ".join(result.output.split())  # the console wraps lines
+    assert "Service levels: mean (95% CI) against the target" in printed
+    assert f"{greedy} knows the future: a bound, never named best." in printed
     bad = runner.invoke(app, ["compare", "baseline", "-p", "greedy:quantile"])
     assert bad.exit_code == 2 and "expected NAME[:KEY=VALUE,...]" in bad.output

@@ -14,8 +14,10 @@ from experiments.report import (
     forecast_value,
     knows_the_future,
     number,
+    service_section,
     write_report,
 )
+from experiments.service import verdict
 from experiments.study import run_study
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
@@ -30,7 +32,8 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     study = run_study(scenario, tmp_path, source="winter_peak")
     html = study.paths["report.html"].read_text()
     assert not (tmp_path / "solves.parquet").exists()
-    for heading in ("In 30 seconds", "Key indicators", "Each policy against static",
+    for heading in ("In 30 seconds", "Key indicators", "Service levels",
+                    "Each policy against static",
                     "Occupancy over the year", "When the peaks come", "How much it varies",
                     "Ventilators", "Breakeven: where one more bed stops paying for itself",
                     "Reproducibility"):
@@ -38,7 +41,7 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     assert "Forecast error gains" not in html  # no policy plans with a trained forecast
     assert "The morning solver" not in html  # no policy solves a MILP
     assert not (tmp_path / "forecast_backtest.csv").exists()
-    assert html.count("<svg") == 6
+    assert html.count("<svg") == 8
     assert not re.search(r"(src|href)=\"https?://", html)  # nothing fetched from a network
     assert "What this scenario changes in the one it extends" in html
     assert "respiratory season" in html  # the diff against baseline shows the surge
@@ -62,7 +65,7 @@ def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     study = run_study(scenario, tmp_path, source="baseline")
     html = study.paths["report.html"].read_text()
     assert "MSER-5 deletes the first" in html
-    assert html.count("<svg") == 7
+    assert html.count("<svg") == 9
 
 
 def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
@@ -137,3 +140,70 @@ def test_the_oracle_is_the_milps_perfect_information_row():
     (sentence,) = forecast_sentences([group])
     assert "milp: perfect information instead of ml changes total cost by −50,000" in sentence
     assert [knows_the_future(s) for s in scenario.policies] == [False, False, True]
+
+
+def test_a_verdict_needs_the_whole_interval_on_one_side_of_the_target():
+    assert verdict([0.01, 0.02, 0.015, 0.012], 0.05)[0] == "meets"
+    assert verdict([0.20, 0.25, 0.22, 0.21], 0.05)[0] == "breaches"
+    assert verdict([0.02, 0.09, 0.04, 0.07], 0.05)[0] == "undecided"  # CI straddles 5%
+    assert verdict([0.03], 0.05)[0] == "undecided"  # one replication: no interval
+    assert verdict([0.05, 0.05, 0.05], 0.05)[0] == "meets"  # at the target is within it
+    # a count whose target is 0: met only if no replication had one; one case proves the
+    # mean is above 0, however wide the interval
+    assert verdict([0, 0, 0, 0], 0)[0] == "meets"
+    result, mean, low, high = verdict([0, 0, 1, 0], 0)
+    assert result == "breaches"
+    assert low == 0 < high and mean == 0.25  # the interval is cut at 0
+
+
+SERVICE = "policies=[{name: static}, {name: baseline}, {name: greedy}, {name: oracle}]"
+
+
+def _kpis(cost: dict, refusals: dict, waits: dict | None = None) -> pd.DataFrame:
+    """Synthetic replications: per policy a mean cost and ICU refusal rate (with a little
+    spread), every other service level met."""
+    rows = []
+    for policy in cost:
+        for r, noise in enumerate((-1, 0, 1, 0.5, -0.5)):
+            rows.append({"policy": policy, "replication": r,
+                         "cost_total": cost[policy] * (1 + 0.01 * noise),
+                         "icu_refusal_rate": refusals[policy] + 0.002 * noise,
+                         "long_wait_share": (waits or {}).get(policy, 0.01) + 0.002 * noise,
+                         "elective_cancellation_rate": 0.0,
+                         "ventilator_shortfall_patients": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_the_cheapest_policy_is_not_best_if_it_breaches_a_service_level():
+    scenario = scenarios.load("baseline", [SERVICE])
+    kpis = _kpis(cost={"static": 1e6, "baseline": 2e6, "greedy": 3e6, "oracle": 0.5e6},
+                 refusals={"static": 0.20, "baseline": 0.02, "greedy": 0.01, "oracle": 0.01})
+    section = service_section(kpis, scenario, ["static", "baseline", "greedy", "oracle"])
+    assert section["best"] == "baseline"  # not static (breaches), not oracle (a bound)
+    assert section["lead"] == "baseline"
+    assert "the lowest mean total cost of the 2 of 3 that meet every service level" in (
+        section["rest"])
+    assert "Cheaper, but not meeting them: static breaches ICU refusal rate." in section["rest"]
+    assert "oracle knows the future: a bound, never named best." in section["rest"]
+    static = next(row for row in section["rows"] if row["policy"] == "static")
+    assert static["cells"][0] == {"mean": "20.0%", "low": "19.8", "high": "20.2%",
+                                  "verdict": "breaches"}
+    assert [level["target"] for level in section["levels"]] == ["≤ 5%", "≤ 5%", "≤ 1%", "≤ 0"]
+
+
+def test_when_every_policy_breaches_the_summary_names_no_winner():
+    scenario = scenarios.load("baseline", [SERVICE])
+    kpis = _kpis(cost={"static": 1e6, "baseline": 2e6, "greedy": 3e6, "oracle": 0.5e6},
+                 refusals={"static": 0.20, "baseline": 0.30, "greedy": 0.05, "oracle": 0.01},
+                 waits={"greedy": 0.12})
+    section = service_section(kpis, scenario, ["static", "baseline", "greedy", "oracle"])
+    assert section["best"] is None
+    assert section["lead"] == "No policy a hospital could run meets every service level"
+    assert section["shortfalls"] == [
+        "static breaches ICU refusal rate", "baseline breaches ICU refusal rate",
+        "greedy breaches waits beyond target and is undecided on ICU refusal rate"]
+    assert section["rest"].startswith(
+        ", so none is named best: static breaches ICU refusal rate; baseline breaches ICU "
+        "refusal rate; greedy breaches waits beyond target and is undecided on ICU refusal "
+        "rate. oracle knows the future: a bound, never named best.")
+    assert "more replications may decide" in section["rest"]
