@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from policies.planner import (
+from policies.bed_assignment import (
     BedPlan,
     PatientsError,
     Replay,

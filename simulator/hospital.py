@@ -19,7 +19,7 @@ from simpy.events import URGENT
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
 from simulator.monitor import Counts, DailyRow, Level, PeakLevel
-from simulator.pathway import phase_plan
+from simulator.pathway import first_unit, phase_plan
 from simulator.protocols import DIVERT, HOLD, ChoosesNext, Patient, Plan, Policy
 from simulator.view import HospitalView
 
@@ -185,10 +185,12 @@ class Hospital:
             phases = [(home, c["los_true"][i] * HOURS_PER_DAY)]
         kind = c["kind"][i]
         patient = Patient(
-            i, c["time"][i], kind, c["age_group"][i], c["admission_type"][i],
-            c["diagnosis_group"][i], c["specialty"][i], c["severity"][i],
-            c["risk_of_mortality"][i], c["surgical"][i], needs_icu, c["ventilated"][i],
-            c["los_predicted"][i], home.name, phases[0][0].name,
+            pid=i, arrival=c["time"][i], kind=kind, age_group=c["age_group"][i],
+            admission_type=c["admission_type"][i], diagnosis_group=c["diagnosis_group"][i],
+            specialty=c["specialty"][i], severity=c["severity"][i],
+            risk_of_mortality=c["risk_of_mortality"][i], surgical=c["surgical"][i],
+            needs_icu=needs_icu, ventilated=c["ventilated"][i],
+            predicted_los=c["los_predicted"][i], home=home.name, needs=phases[0][0].name,
         )
         return Stay(patient, phases, kind == "elective")
 
@@ -197,10 +199,8 @@ class Hospital:
         needs and their home ward: what an oracle policy is allowed to see."""
         c = self._columns
         homes = [self._home(s, a) for s, a in zip(c["specialty"], c["age_group"], strict=True)]
-        firsts = [
-            self.icu.name if icu and self.icu is not None else self.wards[h].name
-            for icu, h in zip(c["needs_icu"], homes, strict=True)
-        ]
+        firsts = [self.wards[first_unit(self.scenario, h, icu)].name
+                  for icu, h in zip(c["needs_icu"], homes, strict=True)]
         return self._patients.assign(home=[self.wards[h].name for h in homes], needs=firsts)
 
     # ---------------------------------------------------------------- running

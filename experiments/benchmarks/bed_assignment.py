@@ -6,7 +6,7 @@ the mixed case (3 units x 2 sexes, alternative units) capped at 80% of its peak,
 MILP does real work; greedy on 100,000 both unlimited and capped (latest-out overflow).
 Times are the median of `--repeat` runs, fork and model build included.
 
-    python -m experiments.benchmarks.planner [--repeat 3]
+    python -m experiments.benchmarks.bed_assignment [--repeat 3]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import statistics
 from rich.console import Console
 from rich.table import Table
 
-from policies.planner import BedPlan, generate_patients, plan_beds
+from policies.bed_assignment import BedPlan, generate_patients, plan_beds
 
 SIZES = (200, 500, 1_000, 2_000)
 TARGET_S = {("milp", 500): 1.0, ("milp", 2_000): 10.0, ("greedy", 100_000): 1.0}

@@ -333,7 +333,7 @@ def _guarded_milp(args: tuple, seconds: float) -> tuple[tuple | None, str | None
     from a forkserver: a plain fork of a process whose OpenMP threads have run (after
     XGBoost or scikit-learn) can hang in the child."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["policies.planner"])  # children start with it imported
+    context.set_forkserver_preload(["policies.bed_assignment"])  # children start with it imported
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(send, _milp, args))
     process.start()

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from experiments.plan_cli import app, plan
-from policies import planner
-from policies.planner import (
+from policies import bed_assignment
+from policies.bed_assignment import (
     PatientsError,
     draw_true_los,
     generate_patients,
@@ -41,6 +41,7 @@ stays = st.lists(
 ).map(lambda rows: pd.DataFrame(rows, columns=["admit", "predicted_los"]).astype(float))
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(stays)
 def test_unlimited_beds_both_methods_reach_the_peak(patients):
@@ -52,6 +53,7 @@ def test_unlimited_beds_both_methods_reach_the_peak(patients):
         assert_no_overlap(result.assignment)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(stays, st.integers(0, 6))
 def test_capped_identical_beds_greedy_serves_the_milp_optimum(patients, beds):
@@ -108,8 +110,8 @@ def _crash(*_args):
 @pytest.mark.parametrize(("fault", "reason", "limit"), [(_hang, "wall-clock guard", 0.5),
                                                         (_crash, "solver exploded", 4.0)])
 def test_solver_failure_falls_back_to_greedy(monkeypatch, fault, reason, limit):
-    monkeypatch.setattr(planner, "_milp", fault)
-    monkeypatch.setattr(planner, "GUARD_MARGIN_S", 0.0)
+    monkeypatch.setattr(bed_assignment, "_milp", fault)
+    monkeypatch.setattr(bed_assignment, "GUARD_MARGIN_S", 0.0)
     began = time.perf_counter()
     result = plan_beds(generate_patients(100, seed=2), 10, "milp", time_limit=limit)
     assert time.perf_counter() - began < 5
