@@ -1,4 +1,8 @@
-"""`hospsim forecast ...`: backtest the admission forecasters, evaluate the LOS models."""
+"""`hospsim forecast ...`: backtest the admission forecasters, evaluate the LOS models.
+
+`forecasting` (scikit-learn, xgboost) is imported by the commands, after OpenMP's waiting
+policy is set (`experiments.openmp`), not when the `hospsim` command line loads.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
-from experiments import models  # noqa: F401 - sets OpenMP's passive waiting before xgboost
-from forecasting.backtest import backtest, plot_backtest
-from forecasting.los_models import KINDS, LosRegressor, calibration, evaluate
-from forecasting.metrics import error_table
-from forecasting.records import LOS_FEATURES, SIMULATOR_FEATURES
-from forecasting.sparcs import DataError, load_sparcs, normalise_sparcs
-from forecasting.synthetic import generate
-from forecasting.userdata import load_admissions
+from experiments.openmp import passive_openmp
 
 app = typer.Typer(help="Forecast admissions and LOS; evaluate on time-ordered holdouts.",
                   no_args_is_help=True)
@@ -56,6 +53,12 @@ def backtest_command(
 
     --data: an admissions CSV (date, unit, admissions or count), or a folder written by
     `hospsim data synth` (its expected.csv adds the floor)."""
+    passive_openmp()
+    from forecasting.backtest import backtest, plot_backtest
+    from forecasting.sparcs import DataError
+    from forecasting.synthetic import generate
+    from forecasting.userdata import load_admissions
+
     expected = None
     try:
         if data is None:
@@ -110,6 +113,13 @@ def los_command(
 ) -> None:
     """Fit the LOS models on earlier stays, evaluate on later ones: RMSE, MAE, R² in days,
     and the calibration of their predictive distributions."""
+    passive_openmp()
+    from forecasting.los_models import KINDS, LosRegressor, calibration, evaluate
+    from forecasting.metrics import error_table
+    from forecasting.records import LOS_FEATURES, SIMULATOR_FEATURES
+    from forecasting.sparcs import DataError, load_sparcs, normalise_sparcs
+    from forecasting.synthetic import generate
+
     truth = None
     try:
         if data is None:

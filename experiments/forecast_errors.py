@@ -22,10 +22,11 @@ from experiments.forecast_source import (
     scenario_key,
     simulated_history,
 )
+from experiments.openmp import passive_openmp
+from experiments.wiring import is_trained_source
 from scenarios.schema import Scenario
 
 FILE = "forecast_backtest.csv"
-TRAINED_PREFIX = "ml"  # sources trained on the simulated history: `ml`, `ml_xgboost`
 SETTINGS = {"test_days": 364, "step": 14, "horizon": 7, "refit_every": 4}
 """26 origins, two weeks apart, over the history's last year; forecasts 1-7 days ahead;
 each model refitted at every 4th origin. About 3 s cold on 2 cores."""
@@ -34,8 +35,7 @@ ORIGINS = (SETTINGS["test_days"] - SETTINGS["horizon"]) // SETTINGS["step"] + 1
 
 def uses_trained_forecast(scenario: Scenario) -> bool:
     """Whether any policy plans with a forecast trained on the simulated history."""
-    return any(str(spec.params.get("forecast", "")).startswith(TRAINED_PREFIX)
-               for spec in scenario.policies)
+    return any(is_trained_source(spec.params.get("forecast")) for spec in scenario.policies)
 
 
 def store_backtest(scenario: Scenario, out: Path) -> dict[str, Path]:
@@ -57,6 +57,7 @@ def read_backtest(out: Path) -> pd.DataFrame | None:
 def backtest_table(scenario: Scenario) -> pd.DataFrame:
     """The scored backtest (forecasting.backtest.score's columns plus `freq`), from the
     disk cache when this demand was backtested before with these settings."""
+    passive_openmp()  # forecasting.artefacts imports xgboost
     from forecasting.artefacts import cache_directory, key_hash
 
     key = key_hash({"scenario": scenario_key(scenario), **SETTINGS,

@@ -1,15 +1,17 @@
 """The `ml` arrival forecast: a daily admissions forecaster per unit, trained on the
 scenario's own demand, predicting each morning from the latest observed days.
 
-Policies may not import `forecasting`, so this source lives here and `experiments.models`
-registers it with `policies.forecasts.register_source` (every worker imports that module).
+Policies may not import `forecasting`, so this source lives here; `experiments.wiring`
+makes one for a policy whose `forecast` is `ml` (`ml_xgboost`: gradient-boosted trees) and
+passes it in.
 
 Training history: `HISTORY_DAYS` of arrivals per first-need unit, drawn with the simulator's
 own demand functions from a seed no replication uses, dated so that it ends the day before
 the run's first (warm-up) day, without the scenario's surges (they are timed relative to
 the run, not to a history before it). One model per unit is fitted once per scenario and
 process and then only predicts: each morning it reads the training history followed by the
-run's observed `arrival_history`.
+run's observed `arrival_history`. An `MlForecast` follows the scenario it is asked about, so
+one object can serve runs of different scenarios.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from experiments.openmp import passive_openmp
 from scenarios.schema import Scenario, home_unit
 from simulator import HospitalView
 from simulator.demand import draw_arrivals, draw_attributes
@@ -87,6 +90,7 @@ def train(scenario: Scenario, model: str = "linear") -> Trained:
     """The scenario's trained forecasters, built once per process."""
     key = (scenario_key(scenario), model)
     if key not in _CACHE:
+        passive_openmp()
         from forecasting.admissions import make_model  # sklearn/xgboost only when used
 
         first, history = simulated_history(scenario)
@@ -123,12 +127,21 @@ class MlForecast:
     def __init__(self, model: str = "linear") -> None:
         self.model = model
         self.trained: Trained | None = None
+        self._scenario: tuple[Scenario, str] | None = None  # the scenario trained for, its key
         self._calendar: tuple[pd.Timestamp, np.ndarray] | None = None
 
+    def for_scenario(self, scenario: Scenario) -> Trained:
+        """The forecasters trained on `scenario`'s demand (`scenario_key`): a scenario with
+        other demand gets its own models and calendar, not the last one's."""
+        if self._scenario is None or self._scenario[0] is not scenario:
+            key = scenario_key(scenario)
+            if self._scenario is None or self._scenario[1] != key:
+                self.trained, self._calendar = train(scenario, self.model), None
+            self._scenario = (scenario, key)
+        return self.trained
+
     def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray]:
-        if self.trained is None:
-            self.trained = train(view.scenario, self.model)
-        trained = self.trained
+        trained = self.for_scenario(view.scenario)
         spec = next(iter(trained.models.values())).spec_
         steps = min(horizon, spec.max_horizon)
         out = {}
@@ -187,7 +200,3 @@ class MlForecast:
             names = list(estimator.feature_names_in_)
             ratio = np.asarray(estimator.predict(pd.DataFrame(X, columns=names)), dtype=float)
         return np.clip(ratio * level, 0.0, None)
-
-
-def ml_source(model: str = "linear") -> MlForecast:
-    return MlForecast(model)

@@ -9,23 +9,12 @@ so a changed file or setting trains anew and an unchanged one is reused.
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import cache
 from pathlib import Path
 
-# XGBoost's OpenMP threads spin while waiting; on a busy 2-core machine that made training
-# ten times slower. Passive waiting costs nothing when the machine is idle.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from experiments.forecast_source import ml_source
-from policies.forecasts import register_source
+from experiments.openmp import passive_openmp
 from scenarios.schema import TRAINED_LOS, Scenario
 from simulator import LosModel
-
-# The `ml` arrival forecast (policies may not import forecasting: registered from here, which
-# every worker imports); `ml_xgboost` is the same with gradient-boosted trees.
-register_source("ml", ml_source)
-register_source("ml_xgboost", lambda: ml_source("xgboost"))
 
 SYNTHETIC = {"years": 3, "seed": 2015, "start": "2015-01-01"}
 
@@ -40,6 +29,7 @@ def los_model_for(scenario: Scenario) -> LosModel | None:
 
 @cache  # one load per process: workers share the artefact the first call cached
 def _trained(kind: str, data: str | None) -> LosModel:
+    passive_openmp()
     # imported here: a study of parametric scenarios never pays for sklearn and xgboost
     from forecasting.artefacts import cached, data_hash
     from forecasting.los_models import LosRegressor

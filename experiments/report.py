@@ -26,7 +26,8 @@ from experiments.service import (
     target_text,
 )
 from experiments.stats import paired_differences, summarise
-from scenarios.schema import PolicySpec, Scenario
+from experiments.wiring import TRUTH, forecast_group, knows_the_future
+from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
 HEADLINE = catalogue.labels("headline")  # name -> title, for the KPI table
@@ -69,15 +70,6 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
 FORECAST_VALUE = catalogue.labels("forecast_value")
 
 
-PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whole truth
-TRUTH = "perfect information"
-
-
-def knows_the_future(spec: PolicySpec) -> bool:
-    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts."""
-    return spec.name in PERFECT_INFORMATION or spec.params.get("forecast") == "perfect"
-
-
 def forecast_sentences(groups: list[dict]) -> list[str]:
     """For the 30-second summary: what each better forecast does to total cost."""
     sentences = []
@@ -105,10 +97,8 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     for spec in scenario.policies:
         if spec.key not in set(kpis["policy"]):
             continue
-        if spec.name in PERFECT_INFORMATION:
-            groups.setdefault(PERFECT_INFORMATION[spec.name], {})[TRUTH] = spec.key
-        elif "forecast" in spec.params:
-            groups.setdefault(spec.name, {})[spec.params["forecast"]] = spec.key
+        if (group := forecast_group(spec)) is not None:
+            groups.setdefault(group[0], {})[group[1]] = spec.key
     shown = [k for k in FORECAST_VALUE if k in kpis.columns]
     tables = []
     for name, keys in groups.items():

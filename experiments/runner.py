@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments.models import los_model_for
-from policies import make_policy, relative_cost
+from experiments.wiring import build_policy
+from policies import relative_cost
 from scenarios.schema import PolicySpec, Scenario
 from simulator import SimulationResult, simulate
 
@@ -69,7 +70,7 @@ def tasks(scenario: Scenario) -> list[Task]:
 def run_task(scenario: Scenario, task: Task, event_log: bool = False) -> Outcome:
     """One replication; any exception comes back as a `Failure` rather than ending the run."""
     try:
-        policy = make_policy(task.policy.name, task.policy.params)
+        policy = build_policy(task.policy)
         result = simulate(scenario, policy, task.seed_sequence, los_model=los_model_for(scenario),
                           event_log=event_log, hourly=True, policy_name=task.policy.key)
     except Exception as error:  # reported with its traceback; the others go on
@@ -133,9 +134,10 @@ def _on_dask(scenario, todo, workers, event_log, address) -> Iterator[tuple[Task
 
 
 def check_policies(scenario: Scenario) -> None:
-    """Fail before any work on a misspelt policy or parameter (ValueError naming valid ones)."""
+    """Fail before any work on a misspelt policy, parameter or forecast source (ValueError
+    naming the valid ones)."""
     for spec in scenario.policies:
-        make_policy(spec.name, spec.params)
+        build_policy(spec)
 
 
 def default_workers() -> int:

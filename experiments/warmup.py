@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from experiments.models import los_model_for
-from policies import make_policy
+from experiments.wiring import build_policy
 from scenarios.schema import Scenario
 from simulator import simulate
 
@@ -55,7 +55,7 @@ def choose_warmup(scenario: Scenario, pilots: int = 3) -> WarmupChoice:
     totals = []
     for r in range(pilots):
         seed = np.random.SeedSequence(scenario.seed, spawn_key=(PILOT_KEY + r,))
-        policy = make_policy(spec.name, spec.params)
+        policy = build_policy(spec)
         daily = simulate(pilot, policy, seed, los_model=los_model_for(scenario)).daily
         beds = daily[daily["unit"] != "ventilators"]
         totals.append(beds.groupby("day")["census_mean"].sum().to_numpy())

@@ -2,15 +2,17 @@
 pluggable source, and the census those arrivals and today's occupants add up to.
 
 Sources are objects handed to a policy, never imported from `forecasting/` (policies may
-depend on the simulator and scenarios only); experiments registers trained sources by name
-with `register_source`.
+depend on the simulator and scenarios only). A policy makes the built-ins (`SOURCES`) from
+their names; any other source, such as the trained ones experiments builds
+(`experiments.wiring`), is passed in as an object.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Protocol
 
 import numpy as np
@@ -81,17 +83,14 @@ class Perfect:
         return out
 
 
-SOURCES: dict[str, Callable[[], ArrivalForecast]] = {
+SOURCES: Mapping[str, Callable[[], ArrivalForecast]] = MappingProxyType({
     "historical": Historical, "perfect": Perfect,
-}
-
-
-def register_source(name: str, factory: Callable[[], ArrivalForecast]) -> None:
-    """Make a forecast source available to every policy's `forecast` parameter."""
-    SOURCES[name] = factory
+})
+"""The built-in sources, by the name a policy's `forecast` parameter gives (fixed)."""
 
 
 def make_source(name: str) -> ArrivalForecast:
+    """A new built-in source; an unknown name is a ValueError listing the built-ins."""
     if name not in SOURCES:
         raise ValueError(
             f"unknown forecast source {name!r}; available: {', '.join(sorted(SOURCES))}"

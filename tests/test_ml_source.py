@@ -1,27 +1,65 @@
-"""The `ml` arrival forecast: registered by experiments.models, trained on the scenario's
-own demand, fast numpy features equal to the forecaster's own, and better than the
-historical average on the days of a run."""
+"""The `ml` arrival forecast: an object experiments.wiring hands to the policy (no
+registration, no environment change at import), trained on the scenario's own demand, fast
+numpy features equal to the forecaster's own, and better than the historical average on the
+days of a run."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import experiments.models  # noqa: F401 - registers the `ml` source
 import scenarios
 from experiments.forecast_source import HISTORY_DAYS, MlForecast, simulated_history, train
+from experiments.wiring import build_policy
 from policies import make_policy
 from policies.forecasts import Historical
+from scenarios.schema import PolicySpec
 from simulator import simulate
 
 SHORT = ["horizon_days=60", "warmup_days=14"]
 
 
-def test_ml_source_is_registered():
-    policy = make_policy("greedy", {"forecast": "ml"})
-    assert isinstance(policy.source, MlForecast)
-    assert isinstance(make_policy("milp", {"forecast": "ml_xgboost"}).source, MlForecast)
+def test_build_policy_hands_the_policy_an_ml_source():
+    policy = build_policy(PolicySpec(name="greedy", params={"forecast": "ml"}))
+    assert isinstance(policy.source, MlForecast) and policy.source.model == "linear"
+    boosted = build_policy(PolicySpec(name="milp", params={"forecast": "ml_xgboost"})).source
+    assert isinstance(boosted, MlForecast) and boosted.model == "xgboost"
+    historical = build_policy(PolicySpec(name="greedy", params={"forecast": "historical"}))
+    assert isinstance(historical.source, Historical)
+    for wrong in ("crystal_ball", 3):  # every valid name listed, built-in and trained
+        with pytest.raises(ValueError, match="historical, ml, ml_xgboost, perfect"):
+            build_policy(PolicySpec(name="greedy", params={"forecast": wrong}))
+    with pytest.raises(ValueError, match="available: historical, perfect"):
+        make_policy("greedy", {"forecast": "ml"})  # policies know only the built-ins by name
+
+
+def test_importing_changes_no_environment_variable():
+    code = ("import os; before = dict(os.environ); "
+            "import policies, experiments.models, experiments.wiring, experiments.runner, "
+            "experiments.cli; "
+            "print(sorted(set(os.environ.items()) ^ set(before.items())))")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_one_ml_source_follows_the_scenario_it_is_asked_about():
+    short = ["horizon_days=30", "warmup_days=14"]
+    first = scenarios.load("baseline", short)
+    other = scenarios.load("baseline", [*short, "arrivals.emergency.daily_rate=55"])
+    source = MlForecast()
+    policy = make_policy("greedy", {"forecast": source})
+    simulate(first, policy, 1)
+    reused = simulate(other, policy, 1).kpis
+    assert source.trained is train(other)
+    fresh = simulate(other, make_policy("greedy", {"forecast": MlForecast()}), 1).kpis
+    np.testing.assert_equal(reused, fresh)
 
 
 def test_history_ends_the_day_before_the_run_and_matches_its_demand():
@@ -70,9 +108,8 @@ class Recorder:
 
 def test_ml_forecast_beats_the_historical_average_on_a_run():
     scenario = scenarios.load("baseline", ["horizon_days=120", "warmup_days=14"])
-    policy = make_policy("greedy", {"forecast": "ml"})
-    policy.source = recorder = Recorder()
-    simulate(scenario, policy, 1)
+    recorder = Recorder()
+    simulate(scenario, make_policy("greedy", {"forecast": recorder}), 1)
     view = recorder.view
     actual = sum(np.asarray(view.arrival_history(u.name), dtype=float) for u in view.units)
     errors = {"ml": [], "historical": []}
@@ -89,7 +126,7 @@ def test_ml_forecast_beats_the_historical_average_on_a_run():
 @pytest.mark.parametrize("forecast", ["ml"])
 def test_milp_with_ml_forecast_runs(forecast):
     scenario = scenarios.load("baseline", ["horizon_days=30", "warmup_days=14"])
-    policy = make_policy("milp", {"forecast": forecast})
+    policy = build_policy(PolicySpec(name="milp", params={"forecast": forecast}))
     result = simulate(scenario, policy, 1)
     assert result.kpis["invalid_placements"] == 0
     assert len(policy.solves) > 20

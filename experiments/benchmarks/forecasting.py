@@ -15,14 +15,9 @@ Targets (2 cores): load < 30 s, XGBoost LOS training < 60 s, every stage's peak 
 
 from __future__ import annotations
 
-import os
-
-# XGBoost's OpenMP threads spin while waiting; on a busy 2-core machine that made training ten
-# times slower (see experiments/models.py). Must be set before xgboost is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -32,6 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from experiments.openmp import passive_openmp
 
 SEED = 2015
 GB = 1e9
@@ -127,6 +124,9 @@ def _gb(value: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # as every hospsim training does (experiments/openmp.py): before a stage imports xgboost;
+    # the stages' processes inherit it
+    passive_openmp()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, help="a SPARCS CSV to load (default: generate one "
                         "of --rows rows into a temporary directory)")

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-import experiments.models  # noqa: F401  (registers the `ml` forecast source)
 import scenarios
 from experiments.forecast_source import train
-from policies import make_policy
+from experiments.wiring import build_policy
+from scenarios.schema import PolicySpec
 from simulator import simulate
 
 POLICIES = (("baseline", {}), ("greedy", {}), ("greedy", {"forecast": "ml"}), ("milp", {}),
@@ -25,7 +25,7 @@ def main() -> None:
     scenario = scenarios.load("baseline", ["horizon_days=365", "warmup_days=28"])
     train(scenario)
     for name, params in POLICIES:
-        policy = make_policy(name, params)
+        policy = build_policy(PolicySpec(name=name, params=params))
         label = f"{name}+{params['forecast']}" if params else name
         start = time.perf_counter()
         simulate(scenario, policy, 1)

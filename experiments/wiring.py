@@ -1,0 +1,72 @@
+"""Policies from a scenario's specs, and what kind of policy a spec describes.
+
+A forecast-using policy takes its `forecast` as a source object or as the name of a built-in
+source (`historical`, `perfect`: `policies.forecasts.SOURCES`). The trained sources (`ml`,
+`ml_xgboost`: a forecaster per unit fitted on the scenario's simulated history) need
+`forecasting`, which policies may not import, so `build_policy` makes them here as
+`MlForecast` objects and hands them to the policy. Everything that builds a policy from a
+scenario calls `build_policy`; the report and the backtest ask this module, not the raw
+parameter, what kind of policy a spec is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.forecast_source import MlForecast
+from policies import make_policy
+from policies.forecasts import SOURCES, ArrivalForecast
+from scenarios.schema import PolicySpec
+from simulator import Policy
+
+TRAINED_SOURCES: dict[str, str] = {"ml": "linear", "ml_xgboost": "xgboost"}
+"""Trained forecast sources by name, and the `forecasting.admissions` model each fits."""
+
+PERFECT_SOURCE = "perfect"  # the built-in source that reads the revealed truth
+PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whole truth
+TRUTH = "perfect information"  # the oracle's source, when sources are compared
+
+
+def source_names() -> list[str]:
+    """Every name a policy spec's `forecast` may take: built-in and trained."""
+    return sorted({*SOURCES, *TRAINED_SOURCES})
+
+
+def is_trained_source(name: object) -> bool:
+    """Whether `name` is a source trained on the scenario's simulated history."""
+    return isinstance(name, str) and name in TRAINED_SOURCES
+
+
+def forecast_source(name: object) -> str | ArrivalForecast:
+    """What a policy's `forecast` parameter is given for the source called `name`: a new
+    `MlForecast` for a trained source, the name itself for a built-in; a misspelt name is a
+    ValueError listing the valid ones."""
+    if is_trained_source(name):
+        return MlForecast(TRAINED_SOURCES[name])
+    if isinstance(name, str) and name in SOURCES:
+        return name
+    raise ValueError(f"unknown forecast source {name!r}; available: {', '.join(source_names())}")
+
+
+def build_policy(spec: PolicySpec) -> Policy:
+    """The policy `spec` describes, a fresh object with its forecast source wired in; a
+    misspelt policy, parameter or source is a ValueError naming the valid ones."""
+    params: dict[str, Any] = dict(spec.params)
+    if "forecast" in params:
+        params["forecast"] = forecast_source(params["forecast"])
+    return make_policy(spec.name, params)
+
+
+def knows_the_future(spec: PolicySpec) -> bool:
+    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts."""
+    return spec.name in PERFECT_INFORMATION or spec.params.get("forecast") == PERFECT_SOURCE
+
+
+def forecast_group(spec: PolicySpec) -> tuple[str, str] | None:
+    """(policy, forecast source) for comparing the sources one policy ran with: the oracle
+    is the MILP with `TRUTH`; None for a spec that names no source."""
+    if spec.name in PERFECT_INFORMATION:
+        return PERFECT_INFORMATION[spec.name], TRUTH
+    if "forecast" in spec.params:
+        return spec.name, str(spec.params["forecast"])
+    return None
