@@ -7,13 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from policies.baseline import Baseline, Static
+from policies.erlang import Erlang
 from policies.greedy import Greedy
 from policies.milp import Milp
 from policies.oracle import OracleMilp
 from simulator import Policy
 
 REGISTRY: dict[str, Callable[..., Policy]] = {
-    "baseline": Baseline, "greedy": Greedy, "milp": Milp, "oracle": OracleMilp, "static": Static,
+    "baseline": Baseline, "erlang": Erlang, "greedy": Greedy, "milp": Milp, "oracle": OracleMilp,
+    "static": Static,
 }
 
 

@@ -24,9 +24,9 @@ def test_run_writes_kpis_census_and_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     kpis = pd.read_csv(tmp_path / "kpis.csv")
     assert list(kpis.columns[:3]) == ["policy", "replication", "seed"]
-    assert len(kpis) == 5 * 2  # the default comparison x 2 replications
+    assert len(kpis) == 6 * 2  # the default comparison x 2 replications
     assert list(kpis["policy"].unique()) == [
-        "baseline", "greedy+historical", "greedy+ml", "milp+ml", "oracle"]
+        "baseline", "erlang", "greedy+historical", "greedy+ml", "milp+ml", "oracle"]
     assert {"idle_pct", "overflow", "cost_total", "time_to_bed_p90_h"} <= set(kpis.columns)
     assert pd.read_parquet(tmp_path / "kpis.parquet").shape == kpis.shape
     census = pd.read_parquet(tmp_path / "census.parquet")
@@ -99,7 +99,8 @@ def test_every_builtin_scenario_validates_and_runs(name):
 
 
 def test_unknown_policy_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="available: baseline, greedy, milp, oracle, static"):
+    valid = "baseline, erlang, greedy, milp, oracle, static"
+    with pytest.raises(ValueError, match=f"available: {valid}"):
         make_policy("greedyy")
     with pytest.raises(ValueError, match="its parameters: weeks, headroom, min_weeks"):
         make_policy("baseline", {"weekz": 3})
