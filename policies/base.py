@@ -4,10 +4,11 @@ service-level staffing rule, and placement by projected headroom.
 
 A morning plan must cover the whole day ahead, up to the busiest moment it can reach, not
 the morning count. The projection is the census at midday (today's occupants and boarders
-by predicted stay, plus the day's forecast arrivals); how far each day's uncensored peak
-demand rose above the projection made for it is learnt from the last `window` days
-(`Calibration`), so intraday peaks, overdue discharges and the forecast's own bias are
-staffed for as they were seen, not as assumed.
+by predicted stay, plus the day's forecast arrivals); how far each day's peak bed need (the
+unit's uncensored demand plus others' patients in its beds, such as ICU patients waiting
+for a step-down bed) rose above the projection made for it is learnt from the last
+`window` days (`Calibration`), so intraday peaks, blocked beds, overdue discharges and the
+forecast's own bias are staffed for as they were seen, not as assumed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ Poisson assumption (variance = mean)."""
 
 @dataclass(frozen=True)
 class Outlook:
-    """One morning's projection of each unit's peak demand, units x days: mean and variance
+    """One morning's projection of each unit's peak bed need, units x days: mean and variance
     of the busiest moment without today's electives, and the share of each of today's
     electives present per unit and day (electives x units x days)."""
 
@@ -43,7 +44,7 @@ class Outlook:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Per unit: mean and variance of (day's peak uncensored demand − the day-0 projection
+    """Per unit: mean and variance of (the day's peak bed need − the day-0 projection
     made that morning), over recent days; None until there are enough of them."""
 
     bias: np.ndarray
@@ -55,7 +56,7 @@ class Calibration:
         days = [d for d in range(max(0, view.day - window), view.day) if d in projected]
         if len(days) < MIN_CALIBRATION_DAYS:
             return None
-        peaks = np.array([[view.demand_peaks(u.name)[d] for u in view.units] for d in days])
+        peaks = np.array([[view.need_peaks(u.name)[d] for u in view.units] for d in days])
         residual = peaks - np.array([projected[d] for d in days])
         return cls(residual.mean(axis=0), residual.var(axis=0, ddof=1))
 

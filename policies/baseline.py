@@ -28,7 +28,7 @@ class Static:
 
 
 class Baseline(Static):
-    """Staff each unit to its average peak demand on the same weekday over recent weeks,
+    """Staff each unit to its average peak bed need on the same weekday over recent weeks,
     plus a proportional headroom; place first-fit like `Static`. The rule of thumb many
     hospitals use: plan for a typical busy Monday, not for its spread, so small units
     (where the spread is a large share of the census) fall short.
@@ -48,9 +48,10 @@ class Baseline(Static):
     def plan(self, day: int, view: HospitalView) -> Plan:
         staffed = {}
         for unit in view.units:
-            history = view.demand_peaks(unit.name)
+            history = view.need_peaks(unit.name)
             same_weekday = history[day - 7 :: -7][: self.weeks] if day >= 7 else []
             if len(same_weekday) >= self.min_weeks:
                 average = sum(same_weekday) / len(same_weekday)
-                staffed[unit.name] = math.ceil(average * (1 + self.headroom))
+                wanted = math.ceil(average * (1 + self.headroom))
+                staffed[unit.name] = min(wanted, view.capacity(unit.name))
         return Plan(staffed=staffed)

@@ -18,7 +18,7 @@ from simpy.events import URGENT
 
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
-from simulator.monitor import Counts, DailyRow, Level, PeakLevel
+from simulator.monitor import Counts, DailyRow, Level, Peak, PeakLevel
 from simulator.pathway import first_unit, phase_plan
 from simulator.protocols import DIVERT, HOLD, ChoosesNext, Patient, Plan, Policy
 from simulator.view import HospitalView
@@ -45,7 +45,7 @@ class Ward:
     """Run-time state of one unit (ward, ICU or step-down)."""
 
     __slots__ = (
-        "beds", "blocked", "census", "demand", "feeders", "kind", "name", "nurse_ratio",
+        "beds", "blocked", "census", "demand", "feeders", "kind", "name", "need", "nurse_ratio",
         "nurses", "occupants", "offservice", "options", "premium", "queue", "regular",
         "sources", "spec", "staffed", "target", "waiting", "wanted",
     )
@@ -59,9 +59,12 @@ class Ward:
         self.staffed = Level(self.target)
         self.premium = Level()
         self.census = Level()
-        self.demand = PeakLevel()
-        self.offservice = Level()
-        self.blocked = Level()
+        # bed need: patients needing this unit wherever they are, and others' patients in
+        # its beds (off-service here, or ready to move on)
+        self.need = Peak()
+        self.demand = PeakLevel(self.need)
+        self.offservice = PeakLevel(self.need)
+        self.blocked = PeakLevel(self.need)
         self.waiting = Level()
         self.queue: deque[Stay] = deque()
         self.feeders: list[Ward] = []
@@ -157,7 +160,7 @@ class Hospital:
         self.arrival_history: dict[str, list[int]] = {w.name: [] for w in self.wards}
         self.elective_history: dict[str, list[int]] = {w.name: [] for w in self.wards}
         self.demand_history: dict[str, list[float]] = {w.name: [] for w in self.wards}
-        self.demand_peaks: dict[str, list[float]] = {w.name: [] for w in self.wards}
+        self.need_peaks: dict[str, list[float]] = {w.name: [] for w in self.wards}
         self._levels = list(self.all_levels().items())
         self._shocks: list = []
         self._on_arrival = self._arrive
@@ -635,9 +638,9 @@ class Hospital:
             admitted, discharged, arrived, electives = self._day_counts[name]
             self._day_counts[name] = [0, 0, 0, 0]
             self.elective_history[name].append(electives)
-            demand, peak = means[(name, "demand")], ward.demand.start_peak()
+            demand, peak = means[(name, "demand")], ward.need.restart()
             self.demand_history[name].append(demand)
-            self.demand_peaks[name].append(peak)
+            self.need_peaks[name].append(peak)
             self.arrival_history[name].append(arrived)
             self.daily.append(DailyRow(
                 day, name, means[(name, "census")], ward.census.value, means[(name, "staffed")],

@@ -36,34 +36,46 @@ class Level:
         self.last = now
 
 
+class Peak:
+    """A running total of several levels and its highest value since `restart`: a unit's
+    bed need (its demand plus others' patients in its beds) at the busiest moment of a day,
+    which is what a morning's staffing has to cover."""
+
+    __slots__ = ("peak", "value")
+
+    def __init__(self) -> None:
+        self.value = self.peak = 0
+
+    def restart(self) -> float:
+        """The peak so far; the next one starts from the value now."""
+        peak, self.peak = self.peak, self.value
+        return peak
+
+
 class PeakLevel(Level):
-    """A `Level` that also remembers the highest value since `start_peak`: the busiest
-    moment of a day, which is what a morning's staffing has to cover."""
+    """A `Level` whose changes also move a shared `Peak`."""
 
-    __slots__ = ("peak",)
+    __slots__ = ("total",)
 
-    def __init__(self, value: float = 0) -> None:
-        super().__init__(value)
-        self.peak = value
+    def __init__(self, total: Peak) -> None:
+        super().__init__()
+        self.total = total
 
     def add(self, now: float, delta: float) -> None:
         # Level.add's body, not a call to it: this runs at every arrival and phase change
         self.area += self.value * (now - self.last)
         self.last = now
         self.value += delta
-        if self.value > self.peak:
-            self.peak = self.value
-
-    def start_peak(self) -> float:
-        """The peak so far; the next one starts from the value now."""
-        peak, self.peak = self.peak, self.value
-        return peak
+        total = self.total
+        total.value += delta
+        if total.value > total.peak:
+            total.peak = total.value
 
 
 class DailyRow(NamedTuple):
     """One unit's day in the daily table (`SimulationResult.daily`): level means over the
-    day, the census at midnight, the day's peak demand (NaN for the ventilator pool), and
-    the day's counts."""
+    day, the census at midnight, the day's peak bed need (its demand plus others' patients
+    in its beds; NaN for the ventilator pool), and the day's counts."""
 
     day: int
     unit: str
@@ -71,7 +83,7 @@ class DailyRow(NamedTuple):
     census_midnight: float
     staffed_mean: float
     demand_mean: float
-    demand_peak: float
+    need_peak: float
     waiting_mean: float
     offservice_mean: float
     admissions: int

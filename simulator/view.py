@@ -76,10 +76,11 @@ class HospitalView:
         """Mean daily demand (patients needing this unit, in a bed or waiting), day by day."""
         return self._h.demand_history[unit]
 
-    def demand_peaks(self, unit: str) -> list[float]:
-        """The most patients needing this unit at any moment, day by day: the uncensored
-        peak a day's staffing had to cover."""
-        return self._h.demand_peaks[unit]
+    def need_peaks(self, unit: str) -> list[float]:
+        """The most beds this unit needed at any moment, day by day: its patients wherever
+        they are (uncensored demand) and others' patients in its beds (off-service here, or
+        ready to move on). What a day's staffing had to cover."""
+        return self._h.need_peaks[unit]
 
     def boarders(self, unit: str) -> list[Patient]:
         """Patients with no bed yet waiting for this unit, oldest request first."""
