@@ -27,6 +27,7 @@ from experiments.openmp import passive_openmp
 from scenarios.schema import Scenario, home_unit
 from simulator import HospitalView
 from simulator.demand import draw_arrivals, draw_attributes
+from simulator.pathway import first_unit
 
 HISTORY_DAYS = 3 * 365
 HISTORY_SPAWN_KEY = 2_000_000  # far from any replication's spawn key
@@ -65,7 +66,6 @@ def simulated_history(scenario: Scenario, days: int = HISTORY_DAYS) -> tuple[dt.
     arrivals_rng, attributes_rng = (np.random.default_rng(s) for s in seed.spawn(2))
     arrivals = draw_arrivals(past, days, arrivals_rng)
     units = scenario.units
-    icu = next((u.name for u in units if u.kind == "icu"), None)
     counts = {u.name: np.zeros(days) for u in units}
     for (s, k), group in arrivals.groupby(["stream", "surge"], sort=True):
         attributes = draw_attributes(past, int(s), int(k), len(group), attributes_rng)
@@ -79,10 +79,8 @@ def simulated_history(scenario: Scenario, days: int = HISTORY_DAYS) -> tuple[dt.
             if key not in homes:
                 homes[key] = home_unit(units, specialty, age)
             home = homes[key]
-            if needs_icu and icu is not None:
-                counts[icu][d] += 1
-            elif home is not None:
-                counts[units[home].name][d] += 1
+            if home is not None:
+                counts[units[first_unit(scenario, home, needs_icu)].name][d] += 1
     return first, counts
 
 
