@@ -97,6 +97,7 @@ def test_history_features_never_read_past_the_origin():
         history_features(series, targets, lags=(7,))
 
 
+@pytest.mark.slow
 def test_backtest_forecasts_do_not_depend_on_days_after_their_origin():
     admissions, _ = synthetic()
     cut = admissions["date"].iloc[600]
@@ -148,6 +149,7 @@ def test_backtest_origins_are_ordered_and_training_precedes_every_target():
     assert [kind for kind, _ in Spy.calls].count("fit") == 2 * int(np.ceil(origins.size / 3))
 
 
+@pytest.mark.slow
 def test_models_beat_the_historical_average_but_not_the_true_mean(structured):
     table = structured.table
     overall = table[(table["unit"] == "total") & (table["horizon"] == "all")]
@@ -163,6 +165,7 @@ def test_models_beat_the_historical_average_but_not_the_true_mean(structured):
     assert weekly.loc[best, "rmse"] >= 0.9 * weekly.loc["true_mean", "rmse"]
 
 
+@pytest.mark.slow
 def test_backtest_reports_every_model_unit_and_horizon(structured, tmp_path):
     table = structured.table
     models = {"historical_average", "linear", "xgboost", "random_forest", "true_mean"}

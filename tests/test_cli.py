@@ -19,6 +19,7 @@ def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_run_writes_kpis_census_and_manifest(tmp_path):
     result = invoke("run", "baseline", "-n", "2", "--workers", "1", "--out", str(tmp_path), *SHORT)
     assert result.exit_code == 0, result.output
@@ -39,6 +40,7 @@ def test_run_writes_kpis_census_and_manifest(tmp_path):
     assert "95% CI" in result.output
 
 
+@pytest.mark.slow
 def test_set_override_reaches_the_simulation(tmp_path):
     result = invoke("run", "baseline", "-n", "1", "--workers", "1", "--out", str(tmp_path),
                     *SHORT, "--set", "units.icu.beds=30", "--set", "units.icu.staffed=30")
@@ -56,6 +58,7 @@ def test_bad_override_is_reported_with_its_field(tmp_path):
     assert not (tmp_path / "kpis.csv").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_whatever_the_worker_count(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     for out, workers in ((one, "1"), (two, "2")):
@@ -106,6 +109,7 @@ def test_unknown_policy_lists_the_valid_ones():
         make_policy("baseline", {"weekz": 3})
 
 
+@pytest.mark.slow
 def test_compare_runs_the_policies_given(tmp_path):
     greedy = "greedy:forecast=perfect,quantile=0.8"
     result = invoke("compare", "baseline", "-p", "static", "-p", greedy, "-n", "2",

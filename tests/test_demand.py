@@ -30,6 +30,7 @@ def icu_demand(staffed: int) -> float:
     return float(np.mean(means))
 
 
+@pytest.mark.slow
 def test_a_closed_unit_still_shows_its_full_offered_load():
     open_, closed = icu_demand(24), icu_demand(0)
     theory = offered_load(scenarios.load("baseline"))["icu"]

@@ -151,6 +151,7 @@ def test_bad_parameters_are_refused(params):
 
 # ------------------------------------------------------------------ in the hospital
 
+@pytest.mark.slow
 def test_the_icu_meets_its_refusal_target_in_the_baseline_hospital():
     """Four simulated years (about 1,050 ICU requests each), one per seed.
 

@@ -1,6 +1,7 @@
 """`hospsim data synth` and `hospsim forecast ...` end to end on small data."""
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
@@ -8,6 +9,7 @@ from experiments.cli import app
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_synth_then_backtest_beats_the_historical_average(tmp_path):
     synth = runner.invoke(app, ["data", "synth", "--years", "2", "--out", str(tmp_path / "d")])
     assert synth.exit_code == 0, synth.output
@@ -23,6 +25,7 @@ def test_synth_then_backtest_beats_the_historical_average(tmp_path):
     assert (tmp_path / "f" / "backtest_total.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_los_on_a_user_sparcs_file(tmp_path):
     runner.invoke(app, ["data", "synth", "--years", "1", "--out", str(tmp_path / "d")])
     result = runner.invoke(app, ["forecast", "los", "--data", str(tmp_path / "d" / "sparcs.csv"),

@@ -526,6 +526,7 @@ def _describe(scenario: Scenario, seed: int) -> None:
 
 
 # ------------------------------------------------------------------------------ tests
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", list(POLICIES))
 @_settings(examples=300)
 @given(scenario=scenarios(), seed=seeds)
@@ -539,6 +540,7 @@ def test_event_log_replays_consistently(policy: str, scenario: Scenario, seed: i
     check_kpis_match_log(scenario, result, r)
 
 
+@pytest.mark.slow
 @_settings(examples=150)
 @given(scenario=scenarios(), seed=seeds)
 def test_same_seed_same_run_and_common_random_numbers(scenario: Scenario, seed: int) -> None:

@@ -130,6 +130,7 @@ def test_unknown_names_are_errors_naming_the_valid_ones():
         make_policy("milp", {"solver": "gurobi"})
 
 
+@pytest.mark.slow
 def test_truth_costs_no_more_than_historical_under_crn():
     scenario = scenarios.load("baseline", ["horizon_days=60", "warmup_days=21"])
     seeds = [np.random.SeedSequence(7, spawn_key=(r,)) for r in range(4)]
@@ -145,7 +146,12 @@ def test_truth_costs_no_more_than_historical_under_crn():
         assert diff.mean() <= half, (key, diff)
 
 
-@pytest.mark.parametrize("scenario", scenarios.builtin_names())
+# test_cli runs every built-in scenario under `baseline`; here the inner loop (-m "not slow")
+# runs each policy on the baseline scenario, the full suite on every scenario.
+@pytest.mark.parametrize("scenario", [
+    pytest.param(name, marks=() if name == "baseline" else pytest.mark.slow)
+    for name in scenarios.builtin_names()
+])
 @pytest.mark.parametrize("name", ["static", "baseline", "greedy", "milp", "oracle"])
 def test_every_policy_runs_every_scenario(scenario, name):
     result = simulate(scenarios.load(scenario, ["horizon_days=10", "warmup_days=8"]),

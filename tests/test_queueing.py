@@ -227,6 +227,7 @@ def test_discharge_delay_flat_profiles(stay_hours):
 # ------------------------------------------------------------------ (a) Erlang B
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "beds, rate, los, replications",
     [
@@ -249,6 +250,7 @@ def test_erlang_b_blocking(beds, rate, los, replications):
 # ------------------------------------------------------------------ (b) Erlang C
 
 
+@pytest.mark.slow
 def test_erlang_c_waiting():
     """M/M/10 FIFO at rho = 0.8 (8 arrivals a day, 1-day mean stay, unlimited boarding).
     Waiting: P(wait) = Erlang C and the mean wait Wq (two comparisons); occupancy: mean
@@ -273,6 +275,7 @@ def test_erlang_c_waiting():
 # ------------------------------------------------------------------ (c) M/G/inf
 
 
+@pytest.mark.slow
 def test_mginf_census_is_poisson():
     """Ample beds, lognormal stays (mean 5 days, cv 1.5), 4 arrivals a day: the census is
     Poisson(20). Per replication: the time-average census (KPI), the mean of the midnight
@@ -300,6 +303,7 @@ def test_mginf_census_is_poisson():
 # ------------------------------------------------------------------ (d) Little's law
 
 
+@pytest.mark.slow
 def test_littles_law_with_waiting():
     """M/G/20 with waits (rho = 0.85, lognormal stays cv 1.5, arrivals by hour of day,
     discharges at discharge hours): L = lambda W on every run, where L = mean census +
@@ -364,6 +368,7 @@ def hospital(horizon: int, warmup: int) -> Scenario:
     )
 
 
+@pytest.mark.slow
 def test_offered_load_matches_multi_unit_census():
     """`offered_load` against each unit's simulated mean census (ample beds): ICU pathway
     with step-down, step-down as home, age-restricted paediatrics, stream case-mix override,
@@ -376,6 +381,7 @@ def test_offered_load_matches_multi_unit_census():
     check(samples, list(theory.values()), [f"census {u}" for u in theory])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "los, stream",
     [
@@ -402,6 +408,7 @@ def test_discharge_hour_delay(los, stream):
 
 # ------------------------------------------------------------------ (f) initial census
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "cv, replications",
     [

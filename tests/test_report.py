@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 import scenarios
@@ -23,6 +24,7 @@ from experiments.study import run_study
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_with_every_section(tmp_path):
     scenario = scenarios.load("winter_peak", ["horizon_days=30", "warmup_days=7",
                                               "replications=3", CHEAP])
@@ -48,6 +50,7 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     assert "baseline against static:" in study.paths["summary.md"].read_text()
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_from_a_results_folder(tmp_path):
     run_study(scenarios.load("baseline", ["horizon_days=20", "warmup_days=5",
                                           "replications=2", CHEAP]), tmp_path, source="baseline")
@@ -59,6 +62,7 @@ def test_report_command_rebuilds_from_a_results_folder(tmp_path):
     assert missing.exit_code == 2 and "no manifest.json" in missing.output
 
 
+@pytest.mark.slow
 def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=60", "warmup_days=auto",
                                            "replications=2"])
@@ -68,6 +72,7 @@ def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     assert html.count("<svg") == 9
 
 
+@pytest.mark.slow
 def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
     scenario = scenarios.load("policy_comparison", [
         "horizon_days=20", "warmup_days=7", "replications=2",
@@ -82,6 +87,7 @@ def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
     assert "Forecast MAE (arrivals/day)" in html
 
 
+@pytest.mark.slow
 def test_one_ml_milp_gets_the_backtest_and_solver_tables_kept_for_rebuilds(
     tmp_path, monkeypatch
 ):

@@ -113,6 +113,7 @@ def test_a_cheap_enough_refusal_flips_the_ranking():
     assert "ICU refusal" in section["flips"]
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_section(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=20", "warmup_days=5", "replications=2",
                                            "policies=[{name: static}, {name: baseline}]"])

@@ -45,6 +45,7 @@ def test_imprecise_names_the_wide_intervals():
     assert imprecise(summary, ["cost"], 0.01) == ["a/cost", "b/cost"]
 
 
+@pytest.mark.slow
 def test_run_to_precision_adds_replications_until_the_target(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=30", "warmup_days=7",
                                            "replications=3", CHEAP])

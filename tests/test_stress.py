@@ -36,6 +36,7 @@ def test_breaking_points_interpolate_the_mean_and_bound_it_by_the_ci():
     assert (certain, possible) == (4, 2)
 
 
+@pytest.mark.slow
 def test_sweep_finds_the_ventilators_needed(tmp_path):
     result = run_stress(
         "pandemic_surge", Sweep.parse("ventilators=4:16:6"),
@@ -48,6 +49,7 @@ def test_sweep_finds_the_ventilators_needed(tmp_path):
     assert (tmp_path / "value=4" / "kpis.csv").is_file()
 
 
+@pytest.mark.slow
 def test_shipped_studies_load_and_the_cli_writes_the_report(tmp_path):
     assert set(study_names()) >= {"surge_absorption", "ventilators_needed"}
     assert load_study("ventilators_needed").until.startswith("ventilator_shortfall")

@@ -21,6 +21,7 @@ def scenario():
     return scenarios.load("baseline", ARGS)
 
 
+@pytest.mark.slow
 def test_resume_runs_only_what_is_missing_and_matches_an_uninterrupted_run(tmp_path):
     whole = run_study(scenario(), tmp_path / "whole")
     assert (whole.ran, whole.reused) == (6, 0)
@@ -43,6 +44,7 @@ def test_resume_refuses_results_of_another_run(tmp_path):
         run_study(other, tmp_path, resume=True)
 
 
+@pytest.mark.slow
 def test_more_replications_on_resume_reuses_the_first_ones(tmp_path):
     run_study(scenario(), tmp_path)
     more = run_study(scenarios.load("baseline", [*ARGS, "replications=4"]), tmp_path,
@@ -51,6 +53,7 @@ def test_more_replications_on_resume_reuses_the_first_ones(tmp_path):
     assert len(more.kpis) == 8
 
 
+@pytest.mark.slow
 def test_a_failed_replication_is_reported_and_the_others_kept(tmp_path, monkeypatch):
     real = runner.simulate
 
@@ -74,6 +77,7 @@ def test_a_failed_replication_is_reported_and_the_others_kept(tmp_path, monkeypa
     assert (rerun.ran, len(rerun.failures), len(rerun.kpis)) == (1, 0, 6)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     """A real interruption: SIGKILL the CLI once some replications are on disk."""
     command = [sys.executable, "-m", "experiments.cli", "run", "baseline", "--workers", "1",
@@ -103,6 +107,7 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
                                   pd.read_csv(tmp_path / "whole" / "kpis.csv"))
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_local_pool_numbers(tmp_path):
     pytest.importorskip("dask.distributed")
     pool = run_study(scenario(), tmp_path / "pool", workers=2)

@@ -19,6 +19,7 @@ def cache(tmp_path, monkeypatch):
     models._trained.cache_clear()
 
 
+@pytest.mark.slow
 def test_scenario_runs_with_a_trained_los_model(cache, tmp_path):
     scenario = scenarios.load("baseline", ["los.model=linear", "horizon_days=30",
                                            "warmup_days=7", "replications=2", CHEAP])
