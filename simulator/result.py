@@ -1,4 +1,4 @@
-"""The results of one replication: KPIs (as DESIGN.md's Metrics define them), daily census,
+"""The results of one replication: KPIs (catalogued in simulator/kpis.py), daily census,
 and, when asked for, the per-patient event log."""
 
 from __future__ import annotations
