@@ -15,6 +15,10 @@ as the MILP prices it): it still needs a staffed bed where it overflows (the uni
 (The penalty alone, less than a bed-day in the built-in cost table, would make no bed ever
 pay for itself.) This is the newsvendor: the cost is lowest at the smallest `c` with
 P(D <= c) >= 1 - bed / shortage, the capacity where one more bed stops paying for itself.
+Costs rank only once service levels are met: each unit's recommendation is the larger of
+the breakeven and the fewest beds that cover the day's peak bed need on the service
+level's share of days (`policies.base.service_quantiles`), no more than its physical
+beds (where the service level needs more, the unit relies on its overflow units).
 `hospsim stress` re-simulates each capacity, knock-on effects included.
 """
 
@@ -25,6 +29,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from policies.base import service_quantiles
 from scenarios.schema import Costs, Scenario, Unit
 
 DAYS_PER_YEAR = 365
@@ -70,23 +75,34 @@ def breakeven(curve: pd.DataFrame) -> int:
     return int(curve["beds"].iloc[int(np.argmin(curve["annual_cost"].to_numpy()))])
 
 
+def service_beds(peaks: np.ndarray, share: float) -> int:
+    """The fewest beds that cover the day's peak bed need on `share` of the days."""
+    return math.ceil(float(np.quantile(peaks, share, method="inverted_cdf")) - 1e-9)
+
+
 def unit_breakevens(census: pd.DataFrame, scenario: Scenario,
                     reference: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Per unit under `reference`: a table (unit, staffed, mean staffed, breakeven, their
     annual costs, P(demand > staffed), the unit's bed-day and shortage prices and critical
-    fractile) and each unit's cost curve."""
+    fractile; the beds its service level needs and the recommendation, the larger of the
+    two: service levels bind, costs rank) and each unit's cost curve."""
     measured = census[(census["policy"] == reference) & ~census["warmup"]]
+    shares = dict(zip([u.name for u in scenario.units], service_quantiles(scenario),
+                      strict=True))
     rows, curves = [], {}
     for unit in scenario.units:
         data = measured[measured["unit"] == unit.name]
         if data.empty:
             continue
         demand = data["demand_mean"].to_numpy(dtype=float)
+        peaks = data["need_peak"].to_numpy(dtype=float) if "need_peak" in data else demand
         staffed = unit.default_staffed
         bed = scenario.costs.bed_day_cost(unit)
         shortage = shortage_cost(scenario.costs, unit, scenario.units)
         curve = cost_curve(demand, bed, shortage, unit.beds)
         best = breakeven(curve)
+        service = service_beds(peaks, shares[unit.name])
+        recommended = min(max(best, service), unit.beds)
         cost = curve.set_index("beds")["annual_cost"]
         rows.append({
             "unit": unit.name, "staffed": staffed,
@@ -94,6 +110,8 @@ def unit_breakevens(census: pd.DataFrame, scenario: Scenario,
             "breakeven": best, "cost_staffed": cost[staffed], "cost_breakeven": cost[best],
             "p_over_staffed": float((demand > staffed).mean()),
             "bed_day": bed, "shortage": shortage, "fractile": critical_fractile(bed, shortage),
+            "service_beds": service, "recommended": recommended,
+            "cost_recommended": cost[recommended],
         })
         curves[unit.name] = curve
     return pd.DataFrame(rows), curves

@@ -157,7 +157,8 @@ def breakeven(census: pd.DataFrame, scenario: Scenario, reference: str) -> dict 
              "cost_staffed": number(r.cost_staffed), "cost_breakeven": number(r.cost_breakeven),
              "saving": number(r.cost_staffed - r.cost_breakeven),
              "bed_day": number(r.bed_day), "shortage": number(r.shortage),
-             "fractile": f"{100 * r.fractile:.0f}%"}
+             "fractile": f"{100 * r.fractile:.0f}%", "service_beds": r.service_beds,
+             "recommended": r.recommended, "cost_recommended": number(r.cost_recommended)}
             for r in table.itertuples()]
     return {"figure": figures.breakeven(table, curves), "rows": rows}
 
@@ -361,8 +362,10 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     if context["breakeven"]:
         lines += ["", "## Breakeven staffed beds (first order: demand held fixed, no knock-on "
                   "between units)", "",
-                  "| unit | staffed | breakeven | annual cost, staffed | annual cost, breakeven |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['unit']} | {r['staffed']} | {r['breakeven']} | {r['cost_staffed']} | "
-                  f"{r['cost_breakeven']} |" for r in context["breakeven"]["rows"]]
+                  "| unit | staffed | breakeven | service-level beds | recommended | "
+                  "annual cost, staffed | annual cost, recommended |",
+                  "|---|" + "---:|" * 6]
+        lines += [f"| {r['unit']} | {r['staffed']} | {r['breakeven']} | {r['service_beds']} | "
+                  f"{r['recommended']} | {r['cost_staffed']} | {r['cost_recommended']} |"
+                  for r in context["breakeven"]["rows"]]
     return "\n".join(lines) + "\n"

@@ -5,8 +5,8 @@ service-level staffing rule, and placement by projected headroom.
 A morning plan must cover the whole day ahead, up to the busiest moment it can reach, not
 the morning count. The projection is the census at midday (today's occupants and boarders
 by predicted stay, plus the day's forecast arrivals); how far each day's peak bed need (the
-unit's uncensored demand plus others' patients in its beds, such as ICU patients waiting
-for a step-down bed) rose above the projection made for it is learnt from the last
+unit's uncensored demand plus the patients in its beds ready to move on, such as ICU
+patients waiting for a step-down bed) rose above the projection made for it is learnt from the last
 `window` days (`Calibration`), so intraday peaks, blocked beds, overdue discharges and the
 forecast's own bias are staffed for as they were seen, not as assumed.
 """
@@ -20,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from policies.forecasts import ArrivalForecast, CensusModel, make_source, presence, unit_index
+from policies.stays import LOS_FORECASTS, StayForecast
 from scenarios.schema import Scenario
 from simulator import HOLD, HospitalView, Patient, Plan
 from simulator.calendar import HOURS_PER_DAY
@@ -79,12 +80,16 @@ class ForecastPolicy:
     relative_cost: ClassVar[float] = 8.0  # see `Static.relative_cost`
 
     def __init__(self, forecast: str | ArrivalForecast = "historical", horizon: int = 7,
-                 window: int = 28) -> None:
+                 window: int = 28, los_forecast: str = "predicted") -> None:
         if horizon < 1:
             raise ValueError("horizon must be >= 1")
         if window < MIN_CALIBRATION_DAYS:
             raise ValueError(f"window must be >= {MIN_CALIBRATION_DAYS} days")
+        if los_forecast not in LOS_FORECASTS:
+            raise ValueError(f"unknown los_forecast {los_forecast!r}; available: "
+                             f"{', '.join(LOS_FORECASTS)}")
         self.forecast, self.horizon, self.window = forecast, horizon, window
+        self.los_forecast = los_forecast
         self.source: ArrivalForecast = (
             make_source(forecast) if isinstance(forecast, str) else forecast
         )
@@ -92,6 +97,7 @@ class ForecastPolicy:
     def start(self, view: HospitalView) -> None:
         """A new run: forget the last one."""
         self.census = CensusModel(self.horizon)
+        self.stay = StayForecast(self.los_forecast)
         self.headroom: dict[str, float] = {}
         self.deferrals: dict[int, int] = {}
         self.forecasts: dict[int, float] = {}  # day -> forecast arrivals that day, all units
@@ -122,9 +128,10 @@ class ForecastPolicy:
         }
 
     def reveal(self, truth) -> None:
-        """Hand the truth to a source that needs it (`perfect`); others ignore it."""
+        """Hand the truth to the forecasts that need it (`perfect`); others ignore it."""
         if hasattr(self.source, "reveal"):
             self.source.reveal(truth)
+        self.stay.reveal(truth)
 
     def outlook(self, view: HospitalView) -> Outlook | None:
         """Occupants, boarders and forecast non-elective arrivals; today's electives apart
@@ -139,12 +146,13 @@ class ForecastPolicy:
         for unit, booked in _expected_electives(view).items():
             expected[unit] = expected[unit].copy()
             expected[unit][0] = max(0.0, expected[unit][0] - booked)  # the list is known
+        self.stay.observe(view)
         new = self.census.arrivals(expected, view)
-        occupants, moves = self.census.occupants(view)
+        occupants, moves = self.census.occupants(view, self.stay.days)
         electives = view.electives_today()
         load = np.zeros((len(electives), len(units), self.horizon))
         for i, patient in enumerate(electives):
-            phases = self.census.phases(view, patient, patient.predicted_los, units)
+            phases = self.census.phases(view, patient, self.stay.days(patient), units)
             load[i] = presence(phases, (patient.arrival - view.now) / HOURS_PER_DAY, units,
                                self.horizon)
         return self.to_peak(view, Outlook(units, occupants + new, new + moves, electives, load))
@@ -183,7 +191,7 @@ class ForecastPolicy:
     def place(self, patient: Patient, view: HospitalView) -> str:
         """The needed unit if it has a free bed (off-service costs); else the allowed unit
         with a free bed and the most projected headroom; else board."""
-        self.census.observe(patient, view)
+        self.census.observe(patient, view, self.stay.days(patient))
         options = view.choices(patient)
         if view.free(options[0]) > 0:
             return options[0]

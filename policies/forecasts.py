@@ -149,13 +149,12 @@ class CensusModel:
                                                        patient.needs_icu, los)
         return self._phases[patient.pid]
 
-    def observe(self, patient: Patient, view: HospitalView) -> None:
+    def observe(self, patient: Patient, view: HospitalView, los: float) -> None:
         """A first bed request: remember the patient's stay pattern (where an arrival at
-        midday is on each following day, by predicted LOS)."""
+        midday is on each following day, for a stay of `los` days)."""
         if patient.admitted is None:
             units = unit_index(view)
-            phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu,
-                                    patient.predicted_los)
+            phases = phases_in_days(view.scenario, units, patient.home, patient.needs_icu, los)
             queue = self.seen.setdefault(patient.needs, deque(maxlen=self.sample))
             queue.append(presence(phases, 0.5, units, self.horizon))
 
@@ -171,17 +170,16 @@ class CensusModel:
             self._kernel = (week, k)
         return self._kernel[1]
 
-    def occupants(self, view: HospitalView, los: Callable[[Patient], float] | None = None
+    def occupants(self, view: HospitalView, los: Callable[[Patient], float]
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """(units x horizon) of today's occupants and boarders still expected, by predicted
-        LOS (or by `los(patient)`, e.g. the truth), and how many moves in or out of each
-        unit their predicted stays make by each day (each uncertain in its timing)."""
+        """(units x horizon) of today's occupants and boarders still expected, each staying
+        `los(patient)` days in all, and how many moves in or out of each unit those stays
+        make by each day (each uncertain in its timing)."""
         units = unit_index(view)
         segments = []
         for unit in units:
             for patient in (*view.occupants(unit), *view.boarders(unit)):
-                stay = patient.predicted_los if los is None else los(patient)
-                phases = self.phases(view, patient, stay, units)
+                phases = self.phases(view, patient, los(patient), units)
                 segments += occupant_phases(view, patient, phases, self.overdue_days)
         return census_of(segments, units, self.horizon), moves_of(segments, units, self.horizon)
 

@@ -17,8 +17,9 @@ class Greedy(ForecastPolicy):
     longest-staying electives whose unit cannot cover today's peak; best-fit placement."""
 
     def __init__(self, forecast: str | ArrivalForecast = "historical", horizon: int = 7,
-                 quantile: float | None = None, window: int = 28) -> None:
-        super().__init__(forecast, horizon, window)
+                 quantile: float | None = None, window: int = 28,
+                 los_forecast: str = "predicted") -> None:
+        super().__init__(forecast, horizon, window, los_forecast)
         if quantile is not None and not 0.0 < quantile < 1.0:
             raise ValueError("need 0 < quantile < 1 (or none: the service levels')")
         self.quantile = quantile

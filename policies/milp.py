@@ -156,9 +156,9 @@ class Milp(Greedy):
         time_limit: float = 2.0, wall_limit: float = 10.0, excess_cost: float | None = None,
         deferral_cost: float | None = None, quantile: float | None = None,
         threads: int = 1, icu_excess_cost: float | None = None,
-        breach_cost: float | None = None, window: int = 28,
+        breach_cost: float | None = None, window: int = 28, los_forecast: str = "predicted",
     ) -> None:
-        super().__init__(forecast, horizon, quantile, window)
+        super().__init__(forecast, horizon, quantile, window, los_forecast)
         if solver not in ("highs", "cbc"):
             raise ValueError(f"unknown solver {solver!r}; available: cbc, highs")
         self.solver, self.time_limit, self.wall_limit = solver, time_limit, wall_limit

@@ -59,11 +59,11 @@ class Ward:
         self.staffed = Level(self.target)
         self.premium = Level()
         self.census = Level()
-        # bed need: patients needing this unit wherever they are, and others' patients in
-        # its beds (off-service here, or ready to move on)
+        # bed need: patients needing this unit wherever they are, and patients in its beds
+        # ready to move on (off-service patients here are their own unit's demand)
         self.need = Peak()
         self.demand = PeakLevel(self.need)
-        self.offservice = PeakLevel(self.need)
+        self.offservice = Level()
         self.blocked = PeakLevel(self.need)
         self.waiting = Level()
         self.queue: deque[Stay] = deque()

@@ -38,8 +38,8 @@ class Level:
 
 class Peak:
     """A running total of several levels and its highest value since `restart`: a unit's
-    bed need (its demand plus others' patients in its beds) at the busiest moment of a day,
-    which is what a morning's staffing has to cover."""
+    bed need (its demand plus the patients in its beds ready to move on) at the busiest
+    moment of a day, which is what a morning's staffing has to cover."""
 
     __slots__ = ("peak", "value")
 
@@ -74,8 +74,8 @@ class PeakLevel(Level):
 
 class DailyRow(NamedTuple):
     """One unit's day in the daily table (`SimulationResult.daily`): level means over the
-    day, the census at midnight, the day's peak bed need (its demand plus others' patients
-    in its beds; NaN for the ventilator pool), and the day's counts."""
+    day, the census at midnight, the day's peak bed need (its demand plus the patients in
+    its beds ready to move on; NaN for the ventilator pool), and the day's counts."""
 
     day: int
     unit: str

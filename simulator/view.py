@@ -78,8 +78,8 @@ class HospitalView:
 
     def need_peaks(self, unit: str) -> list[float]:
         """The most beds this unit needed at any moment, day by day: its patients wherever
-        they are (uncensored demand) and others' patients in its beds (off-service here, or
-        ready to move on). What a day's staffing had to cover."""
+        they are (uncensored demand) and the patients in its beds ready to move on. What a
+        day's staffing had to cover."""
         return self._h.need_peaks[unit]
 
     def boarders(self, unit: str) -> list[Patient]:

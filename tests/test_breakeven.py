@@ -46,3 +46,19 @@ def test_units_use_the_reference_policy_after_the_warmup():
     assert row.bed_day == bed > scenario.costs.bed_day_cost(scenario.units[0])
     assert row.shortage == scenario.costs.bed_day_cost(stepdown) + scenario.costs.icu_refusal
     assert curves["icu"]["beds"].max() >= icu.beds
+
+
+def test_the_recommendation_meets_the_service_level_before_cost():
+    """Wards whose shortage is cheap break even below their demand; the recommendation
+    covers the day's peak bed need on the service level's share of days, within the
+    unit's physical beds."""
+    scenario = scenarios.load("baseline")
+    peaks = np.arange(100.0, 140.0)  # 40 days, one of each
+    census = pd.DataFrame({"policy": "static", "warmup": False, "unit": "medicine",
+                           "demand_mean": peaks - 10, "need_peak": peaks, "staffed_mean": 130.0})
+    (row,) = unit_breakevens(census, scenario, "static")[0].itertuples()
+    # wards: cover the peak on 1 - long_wait_share = 95% of days: the 38th of 40 values
+    assert row.service_beds == 137 and row.recommended == max(row.breakeven, 137)
+    census["need_peak"] = peaks + 30  # more than the ward's 146 beds on most days
+    (row,) = unit_breakevens(census, scenario, "static")[0].itertuples()
+    assert row.service_beds == 167 and row.recommended == 146
