@@ -71,6 +71,7 @@ def test_unknown_los_forecast_lists_the_valid_ones():
         make_policy("milp", {"los_forecast": "crystal_ball"})
 
 
+@pytest.mark.slow
 def test_knowing_the_stays_costs_no_more_under_crn():
     """Paired over three seeds: perfect LOS against the scenario's prediction."""
     scenario = scenarios.load("baseline", SHORT)
