@@ -18,7 +18,7 @@ from simpy.events import URGENT
 
 from scenarios.schema import Scenario, Unit, home_unit
 from simulator.calendar import HOURS_PER_DAY
-from simulator.monitor import Counts, DailyRow, Level, Peak, PeakLevel
+from simulator.monitor import Counts, DailyRow, DemandLevel, Level
 from simulator.pathway import first_unit, phase_plan
 from simulator.protocols import DIVERT, HOLD, ChoosesNext, Patient, Plan, Policy
 from simulator.view import HospitalView
@@ -45,7 +45,7 @@ class Ward:
     """Run-time state of one unit (ward, ICU or step-down)."""
 
     __slots__ = (
-        "beds", "blocked", "census", "demand", "feeders", "kind", "name", "need", "nurse_ratio",
+        "beds", "blocked", "census", "demand", "feeders", "kind", "name", "nurse_ratio",
         "nurses", "occupants", "offservice", "options", "premium", "queue", "regular",
         "sources", "spec", "staffed", "target", "waiting", "wanted",
     )
@@ -59,12 +59,9 @@ class Ward:
         self.staffed = Level(self.target)
         self.premium = Level()
         self.census = Level()
-        # bed need: patients needing this unit wherever they are, and patients in its beds
-        # ready to move on (off-service patients here are their own unit's demand)
-        self.need = Peak()
-        self.demand = PeakLevel(self.need)
         self.offservice = Level()
-        self.blocked = PeakLevel(self.need)
+        self.blocked = Level()
+        self.demand = DemandLevel(self.blocked)
         self.waiting = Level()
         self.queue: deque[Stay] = deque()
         self.feeders: list[Ward] = []
@@ -187,13 +184,13 @@ class Hospital:
         else:
             phases = [(home, c["los_true"][i] * HOURS_PER_DAY)]
         kind = c["kind"][i]
+        # Patient's fields in their order (positional: keywords cost 0.5 µs a patient, 4%
+        # of a run); tests/test_patients.py checks every field against the drawn columns
         patient = Patient(
-            pid=i, arrival=c["time"][i], kind=kind, age_group=c["age_group"][i],
-            admission_type=c["admission_type"][i], diagnosis_group=c["diagnosis_group"][i],
-            specialty=c["specialty"][i], severity=c["severity"][i],
-            risk_of_mortality=c["risk_of_mortality"][i], surgical=c["surgical"][i],
-            needs_icu=needs_icu, ventilated=c["ventilated"][i],
-            predicted_los=c["los_predicted"][i], home=home.name, needs=phases[0][0].name,
+            i, c["time"][i], kind, c["age_group"][i], c["admission_type"][i],
+            c["diagnosis_group"][i], c["specialty"][i], c["severity"][i],
+            c["risk_of_mortality"][i], c["surgical"][i], needs_icu, c["ventilated"][i],
+            c["los_predicted"][i], home.name, phases[0][0].name,
         )
         return Stay(patient, phases, kind == "elective")
 
@@ -372,6 +369,7 @@ class Hospital:
         need.queue.append(stay)
         if stay.unit is not None:  # ready to move on, kept in the bed it has
             stay.unit.blocked.add(now, 1)
+            stay.unit.demand.blocked_here()
             return
         need.waiting.add(now, 1)
         self.counts.boarded += 1
@@ -638,7 +636,7 @@ class Hospital:
             admitted, discharged, arrived, electives = self._day_counts[name]
             self._day_counts[name] = [0, 0, 0, 0]
             self.elective_history[name].append(electives)
-            demand, peak = means[(name, "demand")], ward.need.restart()
+            demand, peak = means[(name, "demand")], ward.demand.restart_peak()
             self.demand_history[name].append(demand)
             self.need_peaks[name].append(peak)
             self.arrival_history[name].append(arrived)

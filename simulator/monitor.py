@@ -36,40 +36,35 @@ class Level:
         self.last = now
 
 
-class Peak:
-    """A running total of several levels and its highest value since `restart`: a unit's
-    bed need (its demand plus the patients in its beds ready to move on) at the busiest
-    moment of a day, which is what a morning's staffing has to cover."""
+class DemandLevel(Level):
+    """A unit's demand (its patients wherever they are) that also keeps the day's peak bed
+    need: demand plus the patients in its beds ready to move on (`blocked`), the most a
+    morning's staffing had to cover. Only a rise in demand can set a new peak, or a patient
+    blocked here who was not this unit's demand (`blocked_here` tells it)."""
 
-    __slots__ = ("peak", "value")
+    __slots__ = ("blocked", "peak")
 
-    def __init__(self) -> None:
-        self.value = self.peak = 0
-
-    def restart(self) -> float:
-        """The peak so far; the next one starts from the value now."""
-        peak, self.peak = self.peak, self.value
-        return peak
-
-
-class PeakLevel(Level):
-    """A `Level` whose changes also move a shared `Peak`."""
-
-    __slots__ = ("total",)
-
-    def __init__(self, total: Peak) -> None:
+    def __init__(self, blocked: Level) -> None:
         super().__init__()
-        self.total = total
+        self.blocked = blocked
+        self.peak = 0
 
     def add(self, now: float, delta: float) -> None:
         # Level.add's body, not a call to it: this runs at every arrival and phase change
         self.area += self.value * (now - self.last)
         self.last = now
         self.value += delta
-        total = self.total
-        total.value += delta
-        if total.value > total.peak:
-            total.peak = total.value
+        if delta > 0 and self.value + self.blocked.value > self.peak:
+            self.peak = self.value + self.blocked.value
+
+    def blocked_here(self) -> None:
+        """A patient in this unit's beds who was not its demand now waits to move on."""
+        self.peak = max(self.peak, self.value + self.blocked.value)
+
+    def restart_peak(self) -> float:
+        """The day's peak bed need; the next day's starts from the need now."""
+        peak, self.peak = self.peak, self.value + self.blocked.value
+        return peak
 
 
 class DailyRow(NamedTuple):
