@@ -4,7 +4,7 @@ pluggable source, and the census those arrivals and today's occupants add up to.
 Sources are objects handed to a policy, never imported from `forecasting/` (policies may
 depend on the simulator and scenarios only). A policy makes the built-ins (`SOURCES`) from
 their names; any other source, such as the trained ones experiments builds
-(`experiments.wiring`), is passed in as an object.
+(`experiments.trained.wiring`), is passed in as an object.
 """
 
 from __future__ import annotations

@@ -542,7 +542,7 @@ class Scenario(Strict):
         if self.warmup_days == "auto":
             raise ValueError(
                 "warmup_days is 'auto': choose it first with "
-                "experiments.warmup.resolve_warmup(scenario), or give a number of days"
+                "experiments.study.warmup.resolve_warmup(scenario), or give a number of days"
             )
         return self.warmup_days
 

@@ -54,7 +54,7 @@ def simulate(
     if los_model is None and scenario.los.model in TRAINED_LOS:
         raise ValueError(
             f"los.model {scenario.los.model!r} is a trained model: pass it as los_model= "
-            "(experiments.models.los_model_for(scenario) trains or loads it)"
+            "(experiments.trained.los.los_model_for(scenario) trains or loads it)"
         )
     los_model = los_model or ParametricLos(scenario.los)
     days = scenario.warmup + scenario.horizon_days

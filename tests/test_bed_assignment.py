@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from experiments.plan_cli import app, plan
+from experiments.cli.plan import app, plan
 from policies import bed_assignment
 from policies.bed_assignment import (
     PatientsError,

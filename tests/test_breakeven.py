@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import poisson
 
 import scenarios
-from experiments.breakeven import breakeven, cost_curve, critical_fractile, unit_breakevens
+from experiments.report.breakeven import breakeven, cost_curve, critical_fractile, unit_breakevens
 
 
 def test_a_hand_computed_case():

@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 import scenarios
-from experiments.breakeven import unit_breakevens
-from experiments.service import BREACHES, MEETS, service_verdicts
+from experiments.report.breakeven import unit_breakevens
+from experiments.study.service_levels import BREACHES, MEETS, service_verdicts
 from policies import make_policy
 from simulator import simulate
 

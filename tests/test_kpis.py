@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 import scenarios
-from experiments import cli, report, study
+from experiments import cli
+from experiments.report import comparison
+from experiments.study.run import PRECISION_KPIS
 from policies import make_policy, policy_names
 from scenarios.schema import ServiceLevels
 from simulator import kpis, simulate
@@ -47,11 +49,11 @@ def test_service_levels_are_the_catalogued_ones():
 
 
 def test_tables_figures_and_rules_read_the_catalogue():
-    assert [name for name, _ in cli.HEADLINE_KPIS] == list(report.HEADLINE)
-    assert [title for _, title in cli.HEADLINE_KPIS] == list(report.HEADLINE.values())
-    assert kpis.names("precision") == study.PRECISION_KPIS
-    assert list(report.FOREST) == list(kpis.names("forest"))
-    assert list(report.FORECAST_VALUE) == list(kpis.names("forecast_value"))
+    assert [name for name, _ in cli.HEADLINE_KPIS] == list(comparison.HEADLINE)
+    assert [title for _, title in cli.HEADLINE_KPIS] == list(comparison.HEADLINE.values())
+    assert kpis.names("precision") == PRECISION_KPIS
+    assert list(comparison.FOREST) == list(kpis.names("forest"))
+    assert list(comparison.FORECAST_VALUE) == list(kpis.names("forecast_value"))
 
 
 def _code_files():

@@ -1,4 +1,4 @@
-"""The `ml` arrival forecast: an object experiments.wiring hands to the policy (no
+"""The `ml` arrival forecast: an object experiments.trained.wiring hands to the policy (no
 registration, no environment change at import), trained on the scenario's own demand, fast
 numpy features equal to the forecaster's own, and better than the historical average on the
 days of a run."""
@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import scenarios
-from experiments.forecast_source import HISTORY_DAYS, MlForecast, simulated_history, train
-from experiments.wiring import build_policy
+from experiments.trained.arrival_forecast import HISTORY_DAYS, MlForecast, simulated_history, train
+from experiments.trained.wiring import build_policy
 from policies import make_policy
 from policies.forecasts import Historical
 from scenarios.schema import PolicySpec
@@ -40,8 +40,8 @@ def test_build_policy_hands_the_policy_an_ml_source():
 
 def test_importing_changes_no_environment_variable():
     code = ("import os; before = dict(os.environ); "
-            "import policies, experiments.models, experiments.wiring, experiments.runner, "
-            "experiments.cli; "
+            "import policies, experiments.trained.los, experiments.trained.wiring, "
+            "experiments.study.replications, experiments.cli; "
             "print(sorted(set(os.environ.items()) ^ set(before.items())))")
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -8,9 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import scenarios
-from experiments import forecast_errors
 from experiments.cli import app
-from experiments.report import (
+from experiments.report.comparison import (
     forecast_sentences,
     forecast_value,
     knows_the_future,
@@ -18,10 +17,17 @@ from experiments.report import (
     service_section,
     write_report,
 )
-from experiments.service import verdict
-from experiments.study import run_study
+from experiments.study.run import run_study
+from experiments.study.service_levels import verdict
+from experiments.trained import backtest
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
+
+
+def run_and_report(scenario, out, source):
+    """What `hospsim run` does: the study, then the report from the folder it wrote."""
+    study = run_study(scenario, out, source=source)
+    return study, write_report(out)
 
 
 @pytest.mark.slow
@@ -31,8 +37,8 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     stale = pd.DataFrame({"policy": ["baseline"], "milp": [True], "fallback": [""]})
     stale.to_parquet(tmp_path / "solves.parquet")  # an earlier run's, into the same folder
     (tmp_path / "forecast_backtest.csv").write_text("model,rmse\nlinear,1.0\n")
-    study = run_study(scenario, tmp_path, source="winter_peak")
-    html = study.paths["report.html"].read_text()
+    _, paths = run_and_report(scenario, tmp_path, source="winter_peak")
+    html = paths["report.html"].read_text()
     assert not (tmp_path / "solves.parquet").exists()
     for heading in ("In 30 seconds", "Key indicators", "Service levels",
                     "Each policy against static",
@@ -47,14 +53,14 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     assert not re.search(r"(src|href)=\"https?://", html)  # nothing fetched from a network
     assert "What this scenario changes in the one it extends" in html
     assert "respiratory season" in html  # the diff against baseline shows the surge
-    assert "baseline against static:" in study.paths["summary.md"].read_text()
+    assert "baseline against static:" in paths["summary.md"].read_text()
 
 
 @pytest.mark.slow
 def test_report_command_rebuilds_from_a_results_folder(tmp_path):
     run_study(scenarios.load("baseline", ["horizon_days=20", "warmup_days=5",
                                           "replications=2", CHEAP]), tmp_path, source="baseline")
-    (tmp_path / "report.html").unlink()
+    assert not (tmp_path / "report.html").exists()  # the study writes no report
     result = CliRunner().invoke(app, ["report", str(tmp_path), "--reference", "baseline"])
     assert result.exit_code == 0, result.output
     assert "Each policy against baseline" in (tmp_path / "report.html").read_text()
@@ -66,8 +72,8 @@ def test_report_command_rebuilds_from_a_results_folder(tmp_path):
 def test_an_auto_warmup_is_shown_with_its_mser_plot(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=60", "warmup_days=auto",
                                            "replications=2"])
-    study = run_study(scenario, tmp_path, source="baseline")
-    html = study.paths["report.html"].read_text()
+    _, paths = run_and_report(scenario, tmp_path, source="baseline")
+    html = paths["report.html"].read_text()
     assert "MSER-5 deletes the first" in html
     assert html.count("<svg") == 9
 
@@ -79,8 +85,8 @@ def test_forecast_sources_of_one_policy_are_compared_downstream(tmp_path):
         "policies=[{name: milp, label: milp+historical, params: {forecast: historical}},"
         " {name: milp, label: milp+perfect, params: {forecast: perfect}}]",
     ])
-    study = run_study(scenario, tmp_path, source="policy_comparison")
-    html = study.paths["report.html"].read_text()
+    _, paths = run_and_report(scenario, tmp_path, source="policy_comparison")
+    html = paths["report.html"].read_text()
     assert "What better forecasting is worth: milp" in html
     assert "perfect <span class=\"ci\">(milp+perfect)</span>" in html
     assert "vs\n  historical" in html
@@ -97,8 +103,8 @@ def test_one_ml_milp_gets_the_backtest_and_solver_tables_kept_for_rebuilds(
         "policies=[{name: milp, params: {forecast: ml}}]",
     ])
     out = tmp_path / "run"
-    study = run_study(scenario, out, source="policy_comparison")
-    html = study.paths["report.html"].read_text()
+    study, paths = run_and_report(scenario, out, source="policy_comparison")
+    html = paths["report.html"].read_text()
     assert "Forecast error gains" in html and "Each policy against" not in html
     assert "Breakeven: where one more bed stops paying for itself" in html
     solves = pd.read_parquet(out / "solves.parquet")
@@ -109,13 +115,13 @@ def test_one_ml_milp_gets_the_backtest_and_solver_tables_kept_for_rebuilds(
     assert {"historical_average", "linear", "random_forest", "xgboost"} <= set(overall["model"])
     linear = overall.set_index("model").loc["linear"]
     assert f"<td>linear</td><td>{number(linear['rmse'])}</td>" in html
-    assert "## Forecast error gains" in study.paths["summary.md"].read_text()
+    assert "## Forecast error gains" in paths["summary.md"].read_text()
 
     def recompute(_):
         raise AssertionError("the backtest should come from the cache or the results folder")
 
-    monkeypatch.setattr(forecast_errors, "_run_backtest", recompute)
-    cached = forecast_errors.backtest_table(study.scenario)
+    monkeypatch.setattr(backtest, "_run_backtest", recompute)
+    cached = backtest.backtest_table(study.scenario)
     pd.testing.assert_frame_equal(cached, table)
     (out / "report.html").unlink()
     write_report(out)

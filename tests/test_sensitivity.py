@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 import scenarios
-from experiments.sensitivity import (
+from experiments.report.comparison import write_report
+from experiments.report.sensitivity import (
     PRICES,
     mean_costs,
     price_sensitivity,
@@ -12,7 +13,7 @@ from experiments.sensitivity import (
     report_section,
     vary,
 )
-from experiments.study import run_study
+from experiments.study.run import run_study
 from policies import make_policy
 from simulator import simulate
 
@@ -117,7 +118,7 @@ def test_a_cheap_enough_refusal_flips_the_ranking():
 def test_the_report_shows_the_section(tmp_path):
     scenario = scenarios.load("baseline", ["horizon_days=20", "warmup_days=5", "replications=2",
                                            "policies=[{name: static}, {name: baseline}]"])
-    study = run_study(scenario, tmp_path, source="baseline")
-    html = study.paths["report.html"].read_text()
+    run_study(scenario, tmp_path, source="baseline")
+    html = write_report(tmp_path)["report.html"].read_text()
     assert "How the ranking depends on prices" in html
     assert "nurse shift" in html and "ICU refusal" in html

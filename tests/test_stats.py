@@ -6,8 +6,8 @@ import pytest
 from scipy import stats
 
 import scenarios
-from experiments.stats import confidence_interval, imprecise, paired_differences, summarise
-from experiments.study import run_to_precision
+from experiments.study.run import run_to_precision
+from experiments.study.stats import confidence_interval, imprecise, paired_differences, summarise
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
 

@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from experiments.cli import app
-from experiments.stress import (
+from experiments.study.stress import (
     Condition,
     Sweep,
     _breaking_points,

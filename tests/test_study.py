@@ -9,9 +9,9 @@ import time
 import pandas as pd
 import pytest
 
-import experiments.runner as runner
+import experiments.study.replications as replications
 import scenarios
-from experiments.study import run_study
+from experiments.study.run import run_study
 
 ARGS = ["horizon_days=20", "warmup_days=5", "replications=3",
         "policies=[{name: static}, {name: baseline}]"]  # the study, not the policies, under test
@@ -55,14 +55,14 @@ def test_more_replications_on_resume_reuses_the_first_ones(tmp_path):
 
 @pytest.mark.slow
 def test_a_failed_replication_is_reported_and_the_others_kept(tmp_path, monkeypatch):
-    real = runner.simulate
+    real = replications.simulate
 
     def flaky(scenario, policy, seed, **kwargs):
         if seed.spawn_key == (1,) and kwargs["policy_name"] == "baseline":
             raise RuntimeError("solver exploded")
         return real(scenario, policy, seed, **kwargs)
 
-    monkeypatch.setattr(runner, "simulate", flaky)
+    monkeypatch.setattr(replications, "simulate", flaky)
     study = run_study(scenario(), tmp_path)
     assert len(study.failures) == 1
     failure = study.failures[0].record()
@@ -72,7 +72,7 @@ def test_a_failed_replication_is_reported_and_the_others_kept(tmp_path, monkeypa
     saved = json.loads(next((tmp_path / "replications" / "failures").rglob("*.json")).read_text())
     assert saved["error"] == "RuntimeError: solver exploded"
     assert json.loads((tmp_path / "manifest.json").read_text())["failures"][0]["replication"] == 1
-    monkeypatch.setattr(runner, "simulate", real)
+    monkeypatch.setattr(replications, "simulate", real)
     rerun = run_study(scenario(), tmp_path, resume=True)
     assert (rerun.ran, len(rerun.failures), len(rerun.kpis)) == (1, 0, 6)
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-import experiments.models as models
+import experiments.trained.los as models
 import scenarios
-from experiments.study import run_study
+from experiments.study.run import run_study
 from policies import make_policy
 from simulator import simulate
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scenarios
-from experiments.warmup import mser, resolve_warmup
+from experiments.study.warmup import mser, resolve_warmup
 
 
 def test_mser_cuts_an_initial_transient():

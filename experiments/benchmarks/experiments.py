@@ -21,13 +21,16 @@ from pathlib import Path
 import pandas as pd
 
 import scenarios
-from experiments.models import los_model_for
-from experiments.study import run_study
+from experiments.report.comparison import write_report
+from experiments.study.run import run_study
+from experiments.trained.los import los_model_for
 
 
 def timed_study(scenario, out: Path, **options) -> tuple[float, pd.DataFrame]:
+    """What `hospsim run` does, timed: the study, then its report."""
     started = time.perf_counter()
     study = run_study(scenario, out, **options)
+    write_report(out)
     return time.perf_counter() - started, study.kpis
 
 

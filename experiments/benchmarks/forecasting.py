@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from experiments.openmp import passive_openmp
+from experiments.trained.openmp import passive_openmp
 
 SEED = 2015
 GB = 1e9
@@ -124,8 +124,8 @@ def _gb(value: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # as every hospsim training does (experiments/openmp.py): before a stage imports xgboost;
-    # the stages' processes inherit it
+    # as every hospsim training does (experiments/trained/openmp.py): before a stage imports
+    # xgboost; the stages' processes inherit it
     passive_openmp()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, help="a SPARCS CSV to load (default: generate one "

@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 import scenarios
-from experiments.forecast_source import train
-from experiments.wiring import build_policy
+from experiments.trained.arrival_forecast import train
+from experiments.trained.wiring import build_policy
 from scenarios.schema import PolicySpec
 from simulator import simulate
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.forecast_source import MlForecast
+from experiments.trained.arrival_forecast import MlForecast
 from policies import make_policy
 from policies.forecasts import SOURCES, ArrivalForecast
 from scenarios.schema import PolicySpec

@@ -167,7 +167,7 @@ def cost_curve(curve: pd.DataFrame, path: str, cheapest: float | None) -> str:
 
 def breakeven(table: pd.DataFrame, curves: dict[str, pd.DataFrame]) -> str:
     """Per unit, expected annual cost against staffed beds near the staffed level and the
-    breakeven (from `experiments.breakeven`), both marked."""
+    breakeven (from `experiments.report.breakeven`), both marked."""
     columns = 3
     rows = int(np.ceil(len(table) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(10, 2.4 * rows), squeeze=False)

@@ -10,8 +10,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from experiments.store import ResultStore
-from experiments.warmup import WarmupChoice
+from experiments.study.store import ResultStore
+from experiments.study.warmup import WarmupChoice
 from scenarios.schema import Scenario
 
 PACKAGES = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.stats import confidence_interval
+from experiments.study.stats import confidence_interval
 from simulator import kpis as catalogue
 
 MEETS, BREACHES, UNDECIDED = "meets", "breaches", "undecided"

@@ -22,10 +22,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 import scenarios
-from experiments import figures
-from experiments.report import TEMPLATES
-from experiments.stats import confidence_interval
-from experiments.study import run_study
+from experiments.study.run import run_study
+from experiments.study.stats import confidence_interval
 from scenarios.schema import PolicySpec
 
 CONDITION = re.compile(r"^\s*([\w.]+)\s*(>=|<=|>|<)\s*(-?[\d.eE+-]+)\s*$")
@@ -77,7 +75,7 @@ class Condition:
         return f"{self.kpi} {self.op} {self.threshold:g}"
 
 
-STUDIES = Path(__file__).with_name("studies")
+STUDIES = Path(__file__).parents[1] / "studies"  # experiments/studies/
 
 
 class StudySpec(BaseModel):
@@ -139,7 +137,7 @@ def run_stress(
         if on_value:
             on_value(value)
         study = run_study(scenario, Path(out) / f"value={value}", source=source,
-                          report=False, **study_options)
+                          **study_options)
         if condition.kpi not in study.kpis.columns:
             raise ValueError(f"--until: unknown KPI {condition.kpi!r}")
         mean, half, _ = confidence_interval(study.kpis[condition.kpi].to_numpy())
@@ -160,23 +158,6 @@ def run_stress(
     return StressResult(sweep, condition, chosen, curve, *_breaking_points(curve, condition))
 
 
-def cheapest(result: StressResult) -> dict | None:
-    """The breakeven view: the value with the lowest mean total cost, and whether the next
-    step costs significantly more (the point where more capacity stops paying for itself)."""
-    curve = result.curve
-    if len(curve) < 2:
-        return None
-    best = int(curve["cost_total"].idxmin())
-    after = curve.iloc[best + 1] if best + 1 < len(curve) else None
-    finding = {"value": curve.loc[best, "value"], "cost_total": curve.loc[best, "cost_total"]}
-    if after is not None:
-        low = after["cost_change"] - after["cost_change_half_width"]
-        finding.update(next_value=after["value"], next_change=after["cost_change"],
-                       next_change_half_width=after["cost_change_half_width"],
-                       next_significant=bool(low > 0))
-    return finding
-
-
 def _breaking_points(curve: pd.DataFrame, condition: Condition):
     crossing = certain = possible = None
     previous = None
@@ -195,37 +176,3 @@ def _breaking_points(curve: pd.DataFrame, condition: Condition):
                 crossing = float(previous.value + share * (row.value - previous.value))
         previous = row
     return crossing, certain, possible
-
-
-def describe(result: StressResult) -> str:
-    """The finding in one sentence."""
-    c, path = result.condition, result.sweep.path
-    if result.crossing is None:
-        last = result.curve["value"].iloc[-1]
-        return (f"Under {result.policy}, {c} is never reached for {path} up to {last:g} "
-                f"(mean {result.curve['mean'].iloc[-1]:.4g} there).")
-    text = f"Under {result.policy}, {c} from {path} ≈ {result.crossing:.4g} (mean crossing)"
-    if result.certain is not None:
-        text += f"; certainly (whole 95% CI) by {result.certain:g}"
-    if result.possible is not None:
-        text += f"; possibly (part of the CI) from {result.possible:g}"
-    return text + "."
-
-
-def write_stress_report(result: StressResult, source: str, out: Path) -> dict[str, Path]:
-    out = Path(out)
-    paths = {"stress.csv": out / "stress.csv", "stress.html": out / "stress.html"}
-    result.curve.to_csv(paths["stress.csv"], index=False)
-    template = TEMPLATES.get_template("stress.html.j2")
-    figure = figures.stress_curve(result.curve, result.condition.kpi,
-                                  result.condition.threshold, result.sweep.path,
-                                  result.crossing)
-    breakeven = cheapest(result)
-    cost = figures.cost_curve(result.curve, result.sweep.path,
-                              breakeven["value"] if breakeven else None)
-    paths["stress.html"].write_text(template.render(
-        source=source, result=result, sentence=describe(result), figure=figure,
-        cost=cost, breakeven=breakeven, rows=result.curve.to_dict("records"),
-        n=int(result.curve["n"].max()),
-    ))
-    return paths

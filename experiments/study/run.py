@@ -1,7 +1,9 @@
 """A study: every policy of a scenario over its replications, stored as each one finishes.
 
 The CLI and notebooks share this: `run_study` resolves the warm-up, runs what is not yet on
-disk, and gathers the tables and the provenance manifest.
+disk, and gathers the tables and the provenance manifest. It writes no report: whoever runs
+a study writes one from the folder afterwards (`experiments.report.comparison.write_report`),
+as `hospsim run` does.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.forecast_errors import store_backtest
-from experiments.models import los_model_for
-from experiments.output import manifest, scenario_hash, write_outputs
-from experiments.report import write_report
-from experiments.runner import Failure, check_policies, run_replications, tasks
-from experiments.stats import imprecise, summarise
-from experiments.store import ResultStore
-from experiments.warmup import WarmupChoice, resolve_warmup
+from experiments.study.output import manifest, scenario_hash, write_outputs
+from experiments.study.replications import Failure, check_policies, run_replications, tasks
+from experiments.study.stats import imprecise, summarise
+from experiments.study.store import ResultStore
+from experiments.study.warmup import WarmupChoice, resolve_warmup
+from experiments.trained.backtest import store_backtest
+from experiments.trained.los import los_model_for
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -51,8 +52,6 @@ def run_study(
     resume: bool = False,
     event_log: bool = False,
     dask: str | None = None,
-    reference: str | None = None,
-    report: bool = True,
     on_start: Callable[[Scenario, int, int], None] | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> Study:
@@ -93,8 +92,6 @@ def run_study(
     if store.completed():
         paths = write_outputs(out, store, info)
         paths.update(store_backtest(scenario, out))
-        if report:
-            paths.update(write_report(out, reference))
     kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
 
@@ -118,7 +115,6 @@ def run_to_precision(
     of what the widest interval needs; each round resumes the study, so nothing is rerun.
     """
     n = max(3, scenario.replications)
-    options["report"] = False  # once, at the end, with the replication rule in the manifest
     study = run_study(scenario.model_copy(update={"replications": n}), out, **options)
     ran, reused = study.ran, study.reused
     options["resume"] = True
@@ -142,5 +138,4 @@ def run_to_precision(
         info = json.loads(manifest_path.read_text())
         info["replication_rule"] = study.precision
         manifest_path.write_text(json.dumps(info, indent=2, default=str))
-        study.paths.update(write_report(out, options.get("reference")))
     return study

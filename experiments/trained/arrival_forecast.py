@@ -1,7 +1,7 @@
 """The `ml` arrival forecast: a daily admissions forecaster per unit, trained on the
 scenario's own demand, predicting each morning from the latest observed days.
 
-Policies may not import `forecasting`, so this source lives here; `experiments.wiring`
+Policies may not import `forecasting`, so this source lives here; `experiments.trained.wiring`
 makes one for a policy whose `forecast` is `ml` (`ml_xgboost`: gradient-boosted trees) and
 passes it in.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.openmp import passive_openmp
+from experiments.trained.openmp import passive_openmp
 from scenarios.schema import Scenario, home_unit
 from simulator import HospitalView
 from simulator.demand import draw_arrivals, draw_attributes

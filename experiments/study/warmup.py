@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.models import los_model_for
-from experiments.wiring import build_policy
+from experiments.trained.los import los_model_for
+from experiments.trained.wiring import build_policy
 from scenarios.schema import Scenario
 from simulator import simulate
 

@@ -1,4 +1,7 @@
-"""The `hospsim` command line."""
+"""The `hospsim` command line: `run` and `compare` (a study, then its report), `report`,
+`stress`, `data`, `validate`, `schema`, `scenarios`; `forecast` and `plan` are their own
+modules. The commands run studies (`experiments.study`) and write reports from what the
+studies stored (`experiments.report`)."""
 
 from __future__ import annotations
 
@@ -14,21 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 import scenarios
-from experiments.forecast_cli import app as forecast_app
-from experiments.plan_cli import plan
-from experiments.report import service_section, write_report
-from experiments.runner import default_workers
-from experiments.stats import paired_differences, summarise
-from experiments.stress import (
-    Condition,
-    Sweep,
-    describe,
-    load_study,
-    run_stress,
-    study_names,
-    write_stress_report,
-)
-from experiments.study import PRECISION_KPIS, run_study, run_to_precision
+from experiments.cli.forecast import app as forecast_app
+from experiments.cli.plan import plan as plan_command
+from experiments.report.comparison import service_section, write_report
+from experiments.report.stress import describe, write_stress_report
+from experiments.study.replications import default_workers
+from experiments.study.run import PRECISION_KPIS, run_study, run_to_precision
+from experiments.study.stats import paired_differences, summarise
+from experiments.study.stress import Condition, Sweep, load_study, run_stress, study_names
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -41,7 +37,7 @@ console = Console()
 data_app = typer.Typer(help="Synthetic and user data for the forecasters.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(forecast_app, name="forecast")
-app.command("plan")(plan)
+app.command("plan")(plan_command)
 
 HEADLINE_KPIS = tuple(catalogue.labels("headline").items())  # (name, title), in order
 VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
@@ -138,7 +134,7 @@ def run(
             progress.update(bar, total=todo)
 
         options = dict(source=scenario, overrides=overrides, workers=workers, resume=resume,
-                       event_log=event_log, dask=dask, reference=reference, on_start=started,
+                       event_log=event_log, dask=dask, on_start=started,
                        on_done=lambda: progress.advance(bar))
         try:
             if precision is None:
@@ -148,6 +144,8 @@ def run(
                     resolved, out, target=precision, cap=max_replications,
                     kpis=tuple(precision_kpi or PRECISION_KPIS), **options,
                 )
+            if study.paths:  # the report after the study, from what it wrote to `out`
+                study.paths.update(write_report(out, reference))
         except (ValueError, RuntimeError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
@@ -370,7 +368,3 @@ def list_scenarios() -> None:
     for name in scenarios.builtin_names():
         table.add_row(name, scenarios.load(name).description)
     console.print(table)
-
-
-if __name__ == "__main__":
-    app()

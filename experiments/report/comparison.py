@@ -7,16 +7,13 @@ import difflib
 import json
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 import yaml
 
 import scenarios
-from experiments import figures, sensitivity
-from experiments.breakeven import unit_breakevens
-from experiments.forecast_errors import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
-from experiments.forecast_source import HISTORY_DAYS
-from experiments.service import (
+from experiments.report import TEMPLATES, figures, sensitivity
+from experiments.report.breakeven import unit_breakevens
+from experiments.study.service_levels import (
     BREACHES,
     UNDECIDED,
     best_meeting,
@@ -25,18 +22,16 @@ from experiments.service import (
     shortfalls,
     target_text,
 )
-from experiments.stats import paired_differences, summarise
-from experiments.wiring import TRUTH, forecast_group, knows_the_future
+from experiments.study.stats import paired_differences, summarise
+from experiments.trained.arrival_forecast import HISTORY_DAYS
+from experiments.trained.backtest import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
+from experiments.trained.wiring import TRUTH, forecast_group, knows_the_future
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
 HEADLINE = catalogue.labels("headline")  # name -> title, for the KPI table
 FOREST = catalogue.labels("forest")
 BOXES = catalogue.labels("boxes")
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("experiments", "templates"), autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
 
 
 def number(value: float, signed: bool = False) -> str:
@@ -148,7 +143,7 @@ def forecast_errors(table: pd.DataFrame | None) -> list[dict] | None:
 
 
 def breakeven(census: pd.DataFrame, scenario: Scenario, reference: str) -> dict | None:
-    """The breakeven view's figure and table rows (see `experiments.breakeven`)."""
+    """The breakeven view's figure and table rows (see `experiments.report.breakeven`)."""
     table, curves = unit_breakevens(census, scenario, reference)
     if table.empty:
         return None

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.models import los_model_for
-from experiments.wiring import build_policy
+from experiments.trained.los import los_model_for
+from experiments.trained.wiring import build_policy
 from policies import relative_cost
 from scenarios.schema import PolicySpec, Scenario
 from simulator import SimulationResult, simulate

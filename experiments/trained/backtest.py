@@ -1,10 +1,11 @@
-"""Forecast error gains for the report: a rolling-origin backtest of the admission
+"""The forecast error gains the report shows: a rolling-origin backtest of the admission
 forecasters on the simulated history the `ml` source trains on, scored against the
 historical average.
 
 Run once per study in the main process (never in workers), written to the results folder
-so `hospsim report DIR` needs no recomputation, and cached on disk keyed by the scenario's
-demand (`forecast_source.scenario_key`) and the backtest settings: a warm run only reads a
+(`forecast_backtest.csv`, which the report reads) so `hospsim report DIR` needs no
+recomputation, and cached on disk keyed by the scenario's
+demand (`arrival_forecast.scenario_key`) and the backtest settings: a warm run only reads a
 small CSV. Only the hospital total is backtested: per unit it would cost ~7x as much
 (about 17 s on 2 cores, most of it the random forest) for a report that already shows
 each source's downstream value.
@@ -16,14 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.forecast_source import (
+from experiments.trained.arrival_forecast import (
     HISTORY_DAYS,
     feature_spec,
     scenario_key,
     simulated_history,
 )
-from experiments.openmp import passive_openmp
-from experiments.wiring import is_trained_source
+from experiments.trained.openmp import passive_openmp
+from experiments.trained.wiring import is_trained_source
 from scenarios.schema import Scenario
 
 FILE = "forecast_backtest.csv"

@@ -1,7 +1,7 @@
 """`hospsim forecast ...`: backtest the admission forecasters, evaluate the LOS models.
 
 `forecasting` (scikit-learn, xgboost) is imported by the commands, after OpenMP's waiting
-policy is set (`experiments.openmp`), not when the `hospsim` command line loads.
+policy is set (`experiments.trained.openmp`), not when the `hospsim` command line loads.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
-from experiments.openmp import passive_openmp
+from experiments.trained.openmp import passive_openmp
 
 app = typer.Typer(help="Forecast admissions and LOS; evaluate on time-ordered holdouts.",
                   no_args_is_help=True)

@@ -12,7 +12,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from experiments.openmp import passive_openmp
+from experiments.trained.openmp import passive_openmp
 from scenarios.schema import TRAINED_LOS, Scenario
 from simulator import LosModel
 
