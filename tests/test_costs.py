@@ -7,17 +7,7 @@ import pytest
 import scenarios
 from scenarios.loader import ScenarioError, load
 from scenarios.schema import Costs, Unit
-
-TINY = """\
-name: tiny
-units:
-  - name: ward
-    beds: 10
-    specialties: ["*"]
-arrivals:
-  - name: emergency
-    daily_rate: 2
-"""
+from tests.test_scenario_errors import TINY
 
 WARD = Unit(name="ward", beds=30, nurse_ratio=5)
 ICU = Unit(name="icu", kind="icu", beds=10, nurse_ratio=1)
