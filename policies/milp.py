@@ -1,8 +1,10 @@
 """Rolling-horizon MILP: each morning, staffed beds per unit and day and which of today's
-electives to admit, minimising the scenario's costs over the projected census.
+electives to admit, minimising the scenario's costs over the projected peak bed need, with
+every bed short of the service level's staffing priced so dear that service levels bind.
 
-Counts per unit and day only (no bed identity: DESIGN's solver facts). The census of a
-unit-day is random (normal: projected mean, Poisson variance of the arrivals), so its
+Counts per unit and day only (no bed identity: a MILP over patients x beds does not scale,
+see policies/bed_assignment.py). The peak need of a unit-day is random (normal: the
+projection's mean and variance, `policies.base`), so its
 expected excess over the staffed beds is a convex function of the beds: the model is a
 newsvendor per unit-day, coupled by the electives, whose deferral moves their load one day
 later. Unit-days no elective moves are priced on their own, exactly; the coupled ones carry
