@@ -13,6 +13,7 @@ import yaml
 import scenarios
 from experiments.report import TEMPLATES, figures, sensitivity
 from experiments.report.breakeven import unit_breakevens
+from experiments.report.bridge import bridge, bridge_sentence
 from experiments.study.service_levels import (
     BREACHES,
     UNDECIDED,
@@ -93,7 +94,9 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
         if spec.key not in set(kpis["policy"]):
             continue
         if (group := forecast_group(spec)) is not None:
-            groups.setdefault(group[0], {})[group[1]] = spec.key
+            los = spec.params.get("los_forecast", "predicted")
+            source = group[1] if los == "predicted" else f"{group[1]}, {los} LOS"
+            groups.setdefault(group[0], {}).setdefault(source, spec.key)
     shown = [k for k in FORECAST_VALUE if k in kpis.columns]
     tables = []
     for name, keys in groups.items():
@@ -120,6 +123,29 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
         tables.append({"name": name, "rows": rows, "reference": reference,
                        "columns": [FORECAST_VALUE[k] for k in shown]})
     return tables
+
+
+def bridge_section(result: dict | None) -> dict | None:
+    """The oracle gap bridge's waterfall and table rows (`experiments.report.bridge`)."""
+    if result is None or not result["parts"]:
+        return None
+
+    def cell(c: dict) -> str:
+        return (f"{number(c['mean'], signed=True)} ({number(c['ci_low'])} to "
+                f"{number(c['ci_high'])}{'' if c['significant'] else ', n.s.'})")
+
+    kpis = list(result["parts"][0]["kpis"])
+    rows = [{"title": p["title"], "total": False, "cells": [cell(p["kpis"][k]) for k in kpis]}
+            for p in result["parts"]]
+    if result["gap"] is not None:
+        rows.append({"title": "gap: milp+ml to the oracle", "total": True,
+                     "cells": [cell(result["gap"][k]) for k in kpis]})
+    return {"figure": figures.waterfall(result) if "cost_total" in kpis else None,
+            "columns": [catalogue.get(k).title for k in kpis], "rows": rows,
+            "steps": [{"title": s["title"], "policy": s["policy"],
+                       "cost": number(s["means"].get("cost_total", float("nan")))}
+                      for s in result["steps"]],
+            "n": result["n"]}
 
 
 def forecast_errors(table: pd.DataFrame | None) -> list[dict] | None:
@@ -276,6 +302,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
     service = service_section(kpis, scenario, policies)
     bounds, runnable, best = service["bounds"], service["runnable"], service["best"]
     value = forecast_value(kpis, scenario)
+    gap = bridge(kpis, scenario)
     context = {
         "scenario": scenario, "manifest": manifest, "policies": policies,
         "reference": reference, "table": table, "best": best, "runnable": runnable,
@@ -290,6 +317,8 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "heatmap": figures.heatmap(hourly, reference),
         "boxes": figures.boxes(kpis, BOXES, policies),
         "forecast_value": value,
+        "bridge": bridge_section(gap),
+        "bridge_sentence": bridge_sentence(gap, number),
         "forecast_errors": forecast_errors(read_backtest(out))
         if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
         "backtest": {**SETTINGS, "origins": ORIGINS, "history_days": HISTORY_DAYS},
@@ -317,6 +346,8 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
              f"**{context['service']['lead']}**{context['service']['rest']}", ""]
     lines += [f"- {sentence}" for sentence in context["findings"]]
     lines += [f"- {sentence}" for sentence in context["forecast_sentences"]]
+    if context["bridge_sentence"]:
+        lines.append(f"- {context['bridge_sentence']}")
     lines += ["", "| KPI | " + " | ".join(policies) + " |",
               "|---|" + "---:|" * len(policies)]
     for row in context["table"]:
@@ -343,6 +374,15 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
             cells = [c["mean"] + (f" ({c['diff']} vs {group['reference']})" if c["diff"] else "")
                      for c in row["cells"]]
             lines.append(f"| {row['source']} ({row['policy']}) | " + " | ".join(cells) + " |")
+    if context["bridge"]:
+        bridge_table = context["bridge"]
+        lines += ["", "## The oracle gap, decomposed", "",
+                  "Paired changes on the same patients (mean, 95% CI; n.s.: not "
+                  "significant).", "",
+                  "| part | " + " | ".join(bridge_table["columns"]) + " |",
+                  "|---|" + "---:|" * len(bridge_table["columns"])]
+        lines += [f"| {r['title']} | " + " | ".join(r["cells"]) + " |"
+                  for r in bridge_table["rows"]]
     if context["forecast_errors"]:
         lines += ["", "## Forecast error gains", "",
                   "Rolling-origin backtest on the `ml` source's training history (hospital "

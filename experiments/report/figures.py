@@ -254,3 +254,45 @@ def trade_off(summary: pd.DataFrame, against: tuple[str, ...], targets: dict[str
         figure.tight_layout()
         panels.append(_svg(figure))
     return panels
+
+
+def waterfall(result: dict) -> str:
+    """The oracle gap bridge (`experiments.report.bridge`): mean total cost of the first
+    step, each part's paired change floating from the running total with its 95% CI
+    (green cheaper, red dearer, grey not significant), and the last step's mean cost."""
+    steps = result["steps"]
+    first, last = steps[0], steps[-1]
+    start = first["means"]["cost_total"]
+    scale = 1e6 if abs(start) >= 1e6 else 1.0
+    parts = result["parts"]
+    figure, ax = plt.subplots(figsize=(1.3 * (len(parts) + 2) + 2, 3.4))
+    ax.bar(0, start / scale, color="0.35", width=0.6)
+    level = start
+    for i, part in enumerate(parts, start=1):
+        c = part["kpis"]["cost_total"]
+        color = "0.6" if not c["significant"] else "C2" if c["mean"] < 0 else "C3"
+        ax.bar(i, c["mean"] / scale, bottom=level / scale, color=color, width=0.6)
+        top = level + c["mean"]
+        if np.isfinite(c["ci_low"]):
+            ax.errorbar(i, top / scale, yerr=[[(c["mean"] - c["ci_low"]) / scale],
+                        [(c["ci_high"] - c["mean"]) / scale]], color="black", capsize=3,
+                        lw=1)
+        ax.plot([i - 1.3, i + 0.3], [level / scale] * 2, color="0.5", lw=0.6, ls=":")
+        level = top
+    end = len(parts) + 1
+    ax.plot([end - 1.3, end - 0.7], [level / scale] * 2, color="0.5", lw=0.6, ls=":")
+    labels = [textwrap.fill(first["title"], 16)]
+    labels += [textwrap.fill(p["title"], 16) for p in parts]
+    if last is not first and last["key"] in ("oracle", "both", "los", "arr") \
+            and abs(last["means"]["cost_total"] - level) <= 1e-6 * max(1.0, abs(level)):
+        ax.bar(end, last["means"]["cost_total"] / scale, color="0.35", width=0.6)
+        labels.append(textwrap.fill(last["title"], 16))
+    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    low = min(start, level, *(start + sum(p["kpis"]["cost_total"]["mean"]
+                                          for p in parts[:k]) for k in range(len(parts) + 1)))
+    high = max(start, level)
+    pad = 0.25 * max(high - low, 1.0)
+    ax.set_ylim((low - pad) / scale, (high + pad) / scale)
+    ax.set_ylabel("mean total cost" + (" (millions)" if scale > 1 else ""))
+    figure.tight_layout()
+    return _svg(figure)

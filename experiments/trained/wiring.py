@@ -58,8 +58,10 @@ def build_policy(spec: PolicySpec) -> Policy:
 
 
 def knows_the_future(spec: PolicySpec) -> bool:
-    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts."""
-    return spec.name in PERFECT_INFORMATION or spec.params.get("forecast") == PERFECT_SOURCE
+    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts
+    (of arrivals or of stays)."""
+    return spec.name in PERFECT_INFORMATION or PERFECT_SOURCE in (
+        spec.params.get("forecast"), spec.params.get("los_forecast"))
 
 
 def forecast_group(spec: PolicySpec) -> tuple[str, str] | None:
