@@ -19,7 +19,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from policies.forecasts import ArrivalForecast, CensusModel, make_source, presence, unit_index
+from policies.forecasts import (
+    ArrivalForecast,
+    CensusModel,
+    make_source,
+    presence,
+    same_weekday,
+    unit_index,
+)
 from policies.stays import LOS_FORECASTS, StayForecast
 from scenarios.schema import Scenario
 from simulator import HOLD, HospitalView, Patient, Plan
@@ -219,9 +226,8 @@ def _expected_electives(view: HospitalView) -> dict[str, float]:
     same weekday over the last eight weeks (the real list replaces them)."""
     out = {}
     for unit in view.units:
-        history = view.elective_history(unit.name)
-        same = history[len(history) - 7 :: -7][:8] if len(history) >= 7 else []
-        out[unit.name] = float(np.mean(same)) if len(same) else 0.0
+        same = same_weekday(view.elective_history(unit.name), view.day, 8)
+        out[unit.name] = float(np.mean(same)) if same else 0.0
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from policies.forecasts import same_weekday
 from simulator import HOLD, HospitalView, Patient, Plan
 
 
@@ -49,9 +50,9 @@ class Baseline(Static):
         staffed = {}
         for unit in view.units:
             history = view.need_peaks(unit.name)
-            same_weekday = history[day - 7 :: -7][: self.weeks] if day >= 7 else []
-            if len(same_weekday) >= self.min_weeks:
-                average = sum(same_weekday) / len(same_weekday)
+            same = same_weekday(history, day, self.weeks)
+            if len(same) >= self.min_weeks:
+                average = sum(same) / len(same)
                 wanted = math.ceil(average * (1 + self.headroom))
                 staffed[unit.name] = min(wanted, view.capacity(unit.name))
         return Plan(staffed=staffed)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from policies.baseline import Static
+from policies.forecasts import same_weekday
 from simulator import HospitalView, Plan
 from simulator.calendar import HOURS_PER_DAY
 from simulator.theory import erlang_b, erlang_c
@@ -107,7 +108,7 @@ class Erlang(Static):
     def _weekday_mean(self, history: list, day: int, first: int) -> float | None:
         """Mean of `history` on `day`'s weekday over the last `weeks` weeks, from day `first`
         on (None if fewer than `min_weeks` such days)."""
-        same = [history[d] for d in range(day - 7, first - 1, -7)][: self.weeks]
+        same = same_weekday(history, day, self.weeks, first)
         return sum(same) / len(same) if len(same) >= self.min_weeks else None
 
     def start(self, view: HospitalView) -> None:

@@ -32,6 +32,13 @@ class ArrivalForecast(Protocol):
         ...
 
 
+def same_weekday(history, day: int, weeks: int, first: int = 0) -> list:
+    """The values of `history` (one per completed day) on `day`'s weekday, most recent
+    first, at most `weeks` of them and none before day `first`; `day` may lie ahead."""
+    latest = day - 7 * max(1, (day - len(history)) // 7 + 1)
+    return [history[d] for d in range(latest, first - 1, -7)][:weeks]
+
+
 class Historical:
     """Mean arrivals on the same weekday over the last `weeks` weeks (all days so far
     before a full week exists): the planner's rule of thumb, and the reference."""
@@ -48,9 +55,8 @@ class Historical:
                 return None
             values = np.empty(horizon)
             for k in range(horizon):
-                back = (7 - k % 7) % 7 or 7  # the same weekday, most recent first
-                same = history[n - back :: -7][: self.weeks] if n >= back else history
-                values[k] = same.mean() if same.size else history.mean()
+                same = same_weekday(history, n + k, self.weeks)
+                values[k] = np.mean(same) if same else history.mean()
             out[unit.name] = values
         return out
 
