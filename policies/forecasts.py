@@ -225,10 +225,8 @@ def census_of(segments: list[tuple[str, float, float]], units: dict[str, int],
     today, are in each unit at midday of each coming day (`presence`, summed at once)."""
     out = np.zeros((len(units), horizon + 1))
     if segments:
-        unit, start, end = zip(*segments, strict=True)
-        rows = np.array([units[u] for u in unit])
-        first = np.clip(np.ceil(np.array(start) - 0.5), 0, horizon).astype(int)
-        last = np.clip(np.ceil(np.array(end) - 0.5), 0, horizon).astype(int)
+        rows, start, end = _columns(segments, units)
+        first, last = _midday_index(start, horizon), _midday_index(end, horizon)
         keep = last > first
         np.add.at(out, (rows[keep], first[keep]), 1.0)
         np.add.at(out, (rows[keep], last[keep]), -1.0)
@@ -241,12 +239,21 @@ def moves_of(segments: list[tuple[str, float, float]], units: dict[str, int],
     leave it, by midday of each coming day (the midday rule of `census_of`)."""
     out = np.zeros((len(units), horizon + 1))
     if segments:
-        unit, start, end = (np.array(c) for c in zip(*segments, strict=True))
-        rows = np.array([units[u] for u in unit])
+        rows, start, end = _columns(segments, units)
         for moment, keep in ((start, start > 0), (end, end > start)):
-            day = np.clip(np.ceil(moment - 0.5), 0, horizon).astype(int)
-            np.add.at(out, (rows[keep], day[keep]), 1.0)
+            np.add.at(out, (rows[keep], _midday_index(moment, horizon)[keep]), 1.0)
     return np.cumsum(out, axis=1)[:, :horizon]
+
+
+def _columns(segments: list[tuple[str, float, float]],
+             units: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    unit, start, end = zip(*segments, strict=True)
+    return np.array([units[u] for u in unit]), np.array(start), np.array(end)
+
+
+def _midday_index(days: np.ndarray, horizon: int) -> np.ndarray:
+    """The first coming day (0..horizon) whose midday is at or after each moment."""
+    return np.clip(np.ceil(days - 0.5), 0, horizon).astype(int)
 
 
 def unit_index(view: HospitalView) -> dict[str, int]:

@@ -45,7 +45,7 @@ class Prices:
 
 @dataclass(frozen=True)
 class UnitDay:
-    """One unit-day: peak demand ~ normal(mean, sd²), the beds that may be staffed, and the
+    """One unit-day: peak bed need ~ normal(mean, sd²), the beds that may be staffed, and the
     service level's beds (`floor`: cover the peak on its share of days), each bed short of
     it priced at `breach`, so service levels bind before costs rank."""
 
