@@ -13,6 +13,7 @@ forecast's own bias are staffed for as they were seen, not as assumed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import ClassVar
@@ -27,10 +28,11 @@ from policies.forecasts import (
     same_weekday,
     unit_index,
 )
-from policies.stays import LOS_FORECASTS, StayForecast
+from policies.stays import StayForecast, los_kind
 from scenarios.schema import Scenario
 from simulator import HOLD, HospitalView, Patient, Plan
 from simulator.calendar import HOURS_PER_DAY
+from simulator.demand import child_seed
 
 MIN_CALIBRATION_DAYS = 14
 """Days of projections scored against their peaks before the learnt spread replaces the
@@ -86,19 +88,18 @@ class ForecastPolicy:
 
     relative_cost: ClassVar[float] = 8.0  # see `Static.relative_cost`
 
-    def __init__(self, forecast: str | ArrivalForecast = "historical", horizon: int = 7,
-                 window: int = 28, los_forecast: str = "predicted") -> None:
+    def __init__(self, forecast: str | Mapping | ArrivalForecast = "historical",
+                 horizon: int = 7, window: int = 28,
+                 los_forecast: str | Mapping = "predicted") -> None:
         if horizon < 1:
             raise ValueError("horizon must be >= 1")
         if window < MIN_CALIBRATION_DAYS:
             raise ValueError(f"window must be >= {MIN_CALIBRATION_DAYS} days")
-        if los_forecast not in LOS_FORECASTS:
-            raise ValueError(f"unknown los_forecast {los_forecast!r}; available: "
-                             f"{', '.join(LOS_FORECASTS)}")
+        los_kind(los_forecast)  # a misspelt one fails here, not at the first run
         self.forecast, self.horizon, self.window = forecast, horizon, window
         self.los_forecast = los_forecast
         self.source: ArrivalForecast = (
-            make_source(forecast) if isinstance(forecast, str) else forecast
+            make_source(forecast) if isinstance(forecast, str | Mapping) else forecast
         )
 
     def start(self, view: HospitalView) -> None:
@@ -118,24 +119,36 @@ class ForecastPolicy:
 
     def kpis(self, view: HospitalView) -> dict[str, float]:
         """Error of the same-day arrival forecasts this policy planned with, against the
-        patients drawn to arrive those days (measured days): what the source delivered."""
+        patients drawn to arrive those days, and of the stays it planned patients with
+        (measured days): what the sources delivered."""
+        warmup = view.scenario.warmup
+        out = self.stay.kpis(warmup * HOURS_PER_DAY)
         actual = np.asarray(view.drawn_arrivals())
-        days = [d for d in self.forecasts if view.scenario.warmup <= d < len(actual)]
+        days = [d for d in self.forecasts if warmup <= d < len(actual)]
         if not days:
-            return {}
+            return out
         f = np.array([self.forecasts[d] for d in days])
         a = actual[days].astype(float)
         error = f - a
         spread = ((a - a.mean()) ** 2).sum()
-        return {
+        return out | {
             "forecast_mae": float(np.abs(error).mean()),
             "forecast_rmse": float(np.sqrt((error**2).mean())),
             "forecast_mape": float(np.mean(np.abs(error[a > 0]) / a[a > 0]) * 100),
             "forecast_r2": float(1 - (error**2).sum() / spread) if spread > 0 else float("nan"),
         }
 
+    def seed_noise(self, seed: np.random.SeedSequence) -> None:
+        """Seeds for noisy forecasts (`simulator.DrawsNoise`): arrivals and stays each
+        their own, so either's noise is the same whether or not the other is noisy."""
+        arrivals, stays = child_seed(seed, 0), child_seed(seed, 1)
+        if hasattr(self.source, "seed_noise"):
+            self.source.seed_noise(arrivals)
+        self.stay.seed_noise(stays)
+
     def reveal(self, truth) -> None:
-        """Hand the truth to the forecasts that need it (`perfect`); others ignore it."""
+        """Hand the truth to the forecasts that plan with it (perfect, noisy) and to the
+        stay forecast, which scores itself against it after the run."""
         if hasattr(self.source, "reveal"):
             self.source.reveal(truth)
         self.stay.reveal(truth)

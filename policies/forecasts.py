@@ -3,8 +3,9 @@ pluggable source, and the census those arrivals and today's occupants add up to.
 
 Sources are objects handed to a policy, never imported from `forecasting/` (policies may
 depend on the simulator and scenarios only). A policy makes the built-ins (`SOURCES`) from
-their names; any other source, such as the trained ones experiments builds
-(`experiments.trained.wiring`), is passed in as an object.
+their names, and the `noisy` source from a mapping (`{source: noisy, sigma: 0.2, bias: 0}`);
+any other source, such as the trained ones experiments builds (`experiments.trained.wiring`),
+is passed in as an object.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
@@ -89,19 +91,89 @@ class Perfect:
         return out
 
 
+NOISY = "noisy"
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Controlled forecast error: the truth times (1 + bias) times lognormal noise of log-sd
+    `sigma` and mean one, so `bias` alone sets the mean error and `sigma` alone the spread.
+    Written in a policy's parameters as `{source: noisy, sigma: 0.2, bias: 0.0}`."""
+
+    sigma: float
+    bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.sigma) and 0.0 <= self.sigma <= 3.0):
+            raise ValueError(f"noisy forecast: need 0 <= sigma <= 3, got {self.sigma}")
+        if not (math.isfinite(self.bias) and self.bias > -1.0):
+            raise ValueError(f"noisy forecast: need bias > -1 (a share), got {self.bias}")
+
+    @classmethod
+    def parse(cls, spec: Mapping) -> Noise:
+        """From a policy parameter's mapping; a misspelt key or source is a ValueError."""
+        fields = dict(spec)
+        if fields.pop("source", None) != NOISY:
+            raise ValueError(f"a forecast given as a mapping needs source: {NOISY} "
+                             f"(with sigma and bias), got {dict(spec)}")
+        unknown = sorted(set(fields) - {"sigma", "bias"})
+        if unknown or "sigma" not in fields:
+            raise ValueError(f"noisy forecast: expected sigma (and bias), got {dict(spec)}")
+        return cls(float(fields["sigma"]), float(fields.get("bias", 0.0)))
+
+    def factors(self, seed: np.random.SeedSequence, shape: tuple[int, ...]) -> np.ndarray:
+        """One multiplicative error per element, from standard normals drawn from `seed`
+        alone: the same draws at every sigma, so a sweep moves the error, not the luck."""
+        z = np.random.default_rng(seed).standard_normal(shape)
+        return (1.0 + self.bias) * np.exp(self.sigma * z - self.sigma**2 / 2)
+
+    def __str__(self) -> str:
+        return f"{NOISY} σ={self.sigma:g}" + (f" bias={self.bias:+g}" if self.bias else "")
+
+
+class Noisy(Perfect):
+    """The arrivals that will really come, each unit's count for each day at each horizon
+    times its own `Noise` factor (drawn once per run for every morning and horizon): a
+    forecast whose error is chosen, to trace what forecast error costs."""
+
+    def __init__(self, noise: Noise) -> None:
+        super().__init__()
+        self.noise = noise
+        self.seed: np.random.SeedSequence | None = None
+        self._factors: np.ndarray | None = None  # units x days x horizon
+
+    def seed_noise(self, seed: np.random.SeedSequence) -> None:
+        self.seed, self._factors = seed, None
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray] | None:
+        truth = super().expected(view, horizon)
+        if self.seed is None:
+            raise RuntimeError("the noisy forecast needs its seed: the simulator hands it one")
+        if self._factors is None or self._factors.shape[2] < horizon:
+            days = max(c.size for c in self.counts.values()) if self.counts else 0
+            self._factors = self.noise.factors(self.seed, (len(view.units), days + 1, horizon))
+        day = min(view.day, self._factors.shape[1] - 1)
+        return {name: values * self._factors[i, day, :horizon]
+                for i, (name, values) in enumerate(truth.items())}
+
+
 SOURCES: Mapping[str, Callable[[], ArrivalForecast]] = MappingProxyType({
     "historical": Historical, "perfect": Perfect,
 })
 """The built-in sources, by the name a policy's `forecast` parameter gives (fixed)."""
 
 
-def make_source(name: str) -> ArrivalForecast:
-    """A new built-in source; an unknown name is a ValueError listing the built-ins."""
-    if name not in SOURCES:
+def make_source(spec: str | Mapping) -> ArrivalForecast:
+    """A new built-in source from its name, or the noisy source from its mapping; an unknown
+    name is a ValueError listing the valid ones."""
+    if isinstance(spec, Mapping):
+        return Noisy(Noise.parse(spec))
+    if spec not in SOURCES:
         raise ValueError(
-            f"unknown forecast source {name!r}; available: {', '.join(sorted(SOURCES))}"
+            f"unknown forecast source {spec!r}; available: {', '.join(sorted(SOURCES))}, "
+            f"or {{source: {NOISY}, sigma: ..., bias: ...}}"
         )
-    return SOURCES[name]()
+    return SOURCES[spec]()
 
 
 def phases_in_days(

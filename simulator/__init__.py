@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 
 from scenarios.schema import TRAINED_LOS, Scenario
-from simulator.demand import RandomStreams, draw_patients
+from simulator.demand import POLICY_NOISE, RandomStreams, child_seed, draw_patients
 from simulator.hospital import Hospital
 from simulator.initial import initial_patients
 from simulator.los import ParametricLos
 from simulator.protocols import (
     DIVERT,
     HOLD,
+    DrawsNoise,
     LosModel,
     Oracle,
     Patient,
@@ -64,6 +65,8 @@ def simulate(
     hospital = Hospital(scenario, policy, patients, days, event_log=event_log, hourly=hourly)
     if isinstance(policy, StartsRun):
         policy.start(hospital.view)
+    if isinstance(policy, DrawsNoise):
+        policy.seed_noise(child_seed(seed, POLICY_NOISE))
     if isinstance(policy, Oracle):  # the future, for the perfect-information bound
         policy.reveal(hospital.truth())
     hospital.run(placements)

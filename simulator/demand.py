@@ -35,15 +35,19 @@ class RandomStreams:
 
     @classmethod
     def spawn(cls, seed: int | np.random.SeedSequence) -> RandomStreams:
-        if not isinstance(seed, np.random.SeedSequence):
-            seed = np.random.SeedSequence(seed)
-        # Derived by key rather than `seed.spawn`, which would advance the caller's sequence
-        # and hand the next policy different streams.
-        children = [
-            np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, purpose))
-            for purpose in range(5)
-        ]
-        return cls(*(np.random.default_rng(child) for child in children))
+        return cls(*(np.random.default_rng(child_seed(seed, purpose)) for purpose in range(5)))
+
+
+POLICY_NOISE = 5
+"""The purpose key of the seed a policy's own noise is drawn from (after the five streams)."""
+
+
+def child_seed(seed: int | np.random.SeedSequence, key: int) -> np.random.SeedSequence:
+    """The seed for one purpose, derived by key rather than `seed.spawn`, which would advance
+    the caller's sequence and hand the next user different streams."""
+    if not isinstance(seed, np.random.SeedSequence):
+        seed = np.random.SeedSequence(seed)
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, key))
 
 
 def merged_mix(scenario: Scenario, stream_index: int, surge_index: int) -> CaseMix:

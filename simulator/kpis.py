@@ -114,6 +114,8 @@ _CATALOGUE = (
     _k("forecast_rmse", "Forecast RMSE", "arrivals/day", "lower", source="forecast"),
     _k("forecast_mape", "Forecast MAPE", "%", "lower", source="forecast"),
     _k("forecast_r2", "Forecast R²", "", "higher", source="forecast"),
+    _k("los_forecast_mae", "LOS forecast MAE", "days", "lower", source="forecast"),
+    _k("los_forecast_bias", "LOS forecast bias", "days", "lower", source="forecast"),
     # reported by MILP policies (policies/milp.py `kpis`)
     _k("solver_fallbacks", "Solver fallbacks to greedy", "mornings", "lower", source="solver"),
     _k("solve_ms_median", "Morning solve time, median", "ms", "lower", source="solver"),
@@ -146,6 +148,8 @@ ROLES: dict[str, tuple[str, ...]] = {
     # what better forecasting is worth downstream
     "forecast_value": ("forecast_mae", "cost_total", "idle_bed_days", "overflow",
                        "diversions"),
+    # the forecast-error -> outcome curves (experiments/report/error_curve.py)
+    "error_curve": ("cost_total", "idle_bed_days", "overflow", "icu_refusal_rate"),
     # the cost/service trade-off figure (cost against each)
     "trade_off": ("icu_refusal_rate", "overflow_rate"),
     # `--precision` (replications until these CIs are narrow enough)

@@ -124,6 +124,16 @@ class Oracle(Protocol):
 
 
 @runtime_checkable
+class DrawsNoise(Protocol):
+    """A policy that draws random numbers of its own (a forecast with controlled error):
+    after `start` and before `reveal`, the simulator hands it a seed spawned from the
+    replication's for that purpose alone, so every policy given the same seed draws the
+    same noise (common random numbers) and the patients' streams never move."""
+
+    def seed_noise(self, seed: np.random.SeedSequence) -> None: ...
+
+
+@runtime_checkable
 class LosModel(Protocol):
     """Length of stay in days from admission-time attributes (one row per patient)."""
 

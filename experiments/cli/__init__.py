@@ -107,11 +107,22 @@ def run(
         typer.Option("--policy", "-p", help="compare these instead of the scenario's policies "
                      "(repeatable): NAME[:KEY=VALUE,...], e.g. milp:forecast=ml"),
     ] = None,
+    policies_from: Annotated[
+        str | None,
+        typer.Option("--policies-from", help="compare another scenario's policies instead "
+                     "(built-in name or YAML), e.g. forecast_value on pandemic_surge"),
+    ] = None,
 ) -> None:
     """Run the scenario's policies over replications; write KPIs, census, a manifest and
     the comparison report."""
+    if policy and policies_from:
+        raise typer.BadParameter("give --policy or --policies-from, not both",
+                                 param_hint="--policies-from")
     overrides = list(set_ or [])
     overrides += [policy_override(policy)] if policy else []
+    if policies_from:
+        specs = [p.model_dump(mode="json") for p in _load(policies_from, []).policies]
+        overrides.append("policies=" + json.dumps(specs))
     overrides += [f"replications={replications}"] if replications else []
     overrides += [f"seed={seed}"] if seed is not None else []
     overrides += [f"horizon_days={days}"] if days else []

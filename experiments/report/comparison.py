@@ -14,6 +14,7 @@ import scenarios
 from experiments.report import TEMPLATES, figures, sensitivity
 from experiments.report.breakeven import unit_breakevens
 from experiments.report.bridge import bridge, bridge_sentence
+from experiments.report.error_curve import AXES, curve_sentences, error_curves
 from experiments.study.service_levels import (
     BREACHES,
     UNDECIDED,
@@ -26,7 +27,13 @@ from experiments.study.service_levels import (
 from experiments.study.stats import paired_differences, summarise
 from experiments.trained.arrival_forecast import HISTORY_DAYS
 from experiments.trained.backtest import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
-from experiments.trained.wiring import TRUTH, forecast_group, knows_the_future
+from experiments.trained.wiring import (
+    TRUTH,
+    forecast_group,
+    knows_the_future,
+    noise_of,
+    source_label,
+)
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -93,9 +100,11 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     for spec in scenario.policies:
         if spec.key not in set(kpis["policy"]):
             continue
+        los = spec.params.get("los_forecast", "predicted")
+        if noise_of(los) or noise_of(spec.params.get("forecast")):
+            continue  # the error curves show the noisy sources
         if (group := forecast_group(spec)) is not None:
-            los = spec.params.get("los_forecast", "predicted")
-            source = group[1] if los == "predicted" else f"{group[1]}, {los} LOS"
+            source = group[1] if los == "predicted" else f"{group[1]}, {source_label(los)} LOS"
             groups.setdefault(group[0], {}).setdefault(source, spec.key)
     shown = [k for k in FORECAST_VALUE if k in kpis.columns]
     tables = []
@@ -146,6 +155,19 @@ def bridge_section(result: dict | None) -> dict | None:
                        "cost": number(s["means"].get("cost_total", float("nan")))}
                       for s in result["steps"]],
             "n": result["n"]}
+
+
+def curve_sections(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
+    """Per axis (arrivals, LOS) that has curves: the figure and one sentence per curve."""
+    curves = error_curves(kpis, scenario)
+    sections = []
+    for axis in AXES:
+        mine = [c for c in curves if c["axis"] == axis]
+        if mine:
+            sections.append({"title": f"{axis.title} forecasts", "figure":
+                             figures.error_curves(mine),
+                             "sentences": curve_sentences(mine, number)})
+    return sections
 
 
 def forecast_errors(table: pd.DataFrame | None) -> list[dict] | None:
@@ -318,6 +340,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "boxes": figures.boxes(kpis, BOXES, policies),
         "forecast_value": value,
         "bridge": bridge_section(gap),
+        "error_curves": curve_sections(kpis, scenario),
         "bridge_sentence": bridge_sentence(gap, number),
         "forecast_errors": forecast_errors(read_backtest(out))
         if uses_trained_forecast(scenario) else None,  # not a stale file of an earlier run
@@ -346,6 +369,8 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
              f"**{context['service']['lead']}**{context['service']['rest']}", ""]
     lines += [f"- {sentence}" for sentence in context["findings"]]
     lines += [f"- {sentence}" for sentence in context["forecast_sentences"]]
+    lines += [f"- {sentence}" for curve in context["error_curves"]
+              for sentence in curve["sentences"]]
     if context["bridge_sentence"]:
         lines.append(f"- {context['bridge_sentence']}")
     lines += ["", "| KPI | " + " | ".join(policies) + " |",

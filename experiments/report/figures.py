@@ -296,3 +296,37 @@ def waterfall(result: dict) -> str:
     ax.set_ylabel("mean total cost" + (" (millions)" if scale > 1 else ""))
     figure.tight_layout()
     return _svg(figure)
+
+
+def error_curves(curves: list[dict]) -> str:
+    """One axis's forecast-error → outcome curves (`experiments.report.error_curve`): per
+    KPI a panel of each policy's paired change from its zero-error point against the
+    realised forecast MAE, with the 95% CI as a band; named sources as points with their
+    CIs, labelled."""
+    axis = curves[0]["axis"]
+    kpis = list(curves[0]["points"][0]["changes"])
+    figure, axes = plt.subplots(1, len(kpis), figsize=(3.1 * len(kpis), 3.0), squeeze=False)
+    for ax, kpi in zip(axes[0], kpis, strict=True):
+        scale = catalogue.get(kpi).scale
+        for colour, curve in enumerate(curves):
+            x = [p["error"] for p in curve["points"]]
+            cells = [p["changes"][kpi] for p in curve["points"]]
+            mean = np.array([c["mean"] for c in cells]) * scale
+            low = np.array([c["ci_low"] for c in cells]) * scale
+            high = np.array([c["ci_high"] for c in cells]) * scale
+            ax.plot(x, mean, marker="o", ms=3, color=f"C{colour}", label=curve["policy"])
+            ax.fill_between(x, low, high, color=f"C{colour}", alpha=0.2, lw=0)
+            for p in curve["placed"]:
+                c = p["changes"][kpi]
+                ax.errorbar(p["error"], c["mean"] * scale, fmt="D", ms=4, color=f"C{colour}",
+                            yerr=[[(c["mean"] - c["ci_low"]) * scale],
+                                  [(c["ci_high"] - c["mean"]) * scale]], capsize=2, lw=1)
+                ax.annotate(p["source"], (p["error"], c["mean"] * scale), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.set_title(catalogue.get(kpi).title, fontsize=9)
+        ax.set_xlabel(f"realised {axis.title} forecast MAE ({axis.unit}s)", fontsize=8)
+    axes[0][0].set_ylabel("change from the zero-error forecast")
+    axes[0][0].legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    return _svg(figure)

@@ -75,6 +75,10 @@ class Condition:
         return f"{self.kpi} {self.op} {self.threshold:g}"
 
 
+FORECAST_ERRORS = ("forecast_mae", "los_forecast_mae")
+"""Realised forecast errors kept per value, so a sweep of a noisy forecast's sigma reads as
+outcomes against the error it made."""
+
 STUDIES = Path(__file__).parents[1] / "studies"  # experiments/studies/
 
 
@@ -148,9 +152,11 @@ def run_stress(
         if rows:  # the same seeds at every value: the cost change is a paired difference
             change, change_half, _ = confidence_interval(costs - rows[-1]["costs"])
             step = {"cost_change": change, "cost_change_half_width": change_half}
+        errors = {k: float(study.kpis[k].mean()) for k in FORECAST_ERRORS
+                  if k in study.kpis.columns}  # what a swept forecast error came to
         rows.append({"value": value, "mean": mean, "ci_low": mean - half,
                      "ci_high": mean + half, "n": len(study.kpis), "cost_total": cost,
-                     "cost_half_width": cost_half, **step, "costs": costs})
+                     "cost_half_width": cost_half, **step, **errors, "costs": costs})
         low_side, high_side = condition.holds(mean - half), condition.holds(mean + half)
         if stop_when_certain and low_side and high_side:
             break

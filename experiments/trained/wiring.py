@@ -1,8 +1,9 @@
 """Policies from a scenario's specs, and what kind of policy a spec describes.
 
-A forecast-using policy takes its `forecast` as a source object or as the name of a built-in
-source (`historical`, `perfect`: `policies.forecasts.SOURCES`). The trained sources (`ml`,
-`ml_xgboost`: a forecaster per unit fitted on the scenario's simulated history) need
+A forecast-using policy takes its `forecast` as a source object, as the name of a built-in
+source (`historical`, `perfect`: `policies.forecasts.SOURCES`) or as the mapping of the noisy
+source (`{source: noisy, sigma: 0.2, bias: 0}`: the truth with chosen error). The trained
+sources (`ml`, `ml_xgboost`: a forecaster per unit fitted on the scenario's simulated history) need
 `forecasting`, which policies may not import, so `build_policy` makes them here as
 `MlForecast` objects and hands them to the policy. Everything that builds a policy from a
 scenario calls `build_policy`; the report and the backtest ask this module, not the raw
@@ -11,11 +12,12 @@ parameter, what kind of policy a spec is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from experiments.trained.arrival_forecast import MlForecast
 from policies import make_policy
-from policies.forecasts import SOURCES, ArrivalForecast
+from policies.forecasts import NOISY, SOURCES, ArrivalForecast, Noise
 from scenarios.schema import PolicySpec
 from simulator import Policy
 
@@ -37,15 +39,27 @@ def is_trained_source(name: object) -> bool:
     return isinstance(name, str) and name in TRAINED_SOURCES
 
 
-def forecast_source(name: object) -> str | ArrivalForecast:
+def forecast_source(name: object) -> str | Mapping | ArrivalForecast:
     """What a policy's `forecast` parameter is given for the source called `name`: a new
-    `MlForecast` for a trained source, the name itself for a built-in; a misspelt name is a
-    ValueError listing the valid ones."""
+    `MlForecast` for a trained source, the name (or the noisy source's mapping) itself for a
+    built-in; a misspelt name is a ValueError listing the valid ones."""
     if is_trained_source(name):
         return MlForecast(TRAINED_SOURCES[name])
-    if isinstance(name, str) and name in SOURCES:
+    if (isinstance(name, str) and name in SOURCES) or isinstance(name, Mapping):
         return name
-    raise ValueError(f"unknown forecast source {name!r}; available: {', '.join(source_names())}")
+    raise ValueError(f"unknown forecast source {name!r}; available: {', '.join(source_names())}"
+                     f", or {{source: {NOISY}, sigma: ..., bias: ...}}")
+
+
+def source_label(value: object) -> str:
+    """How reports name a `forecast` or `los_forecast` value: the name, or the noisy
+    source's error (`noisy σ=0.2`)."""
+    return str(Noise.parse(value)) if isinstance(value, Mapping) else str(value)
+
+
+def noise_of(value: object) -> Noise | None:
+    """The chosen error of a noisy `forecast` or `los_forecast` value; None for any other."""
+    return Noise.parse(value) if isinstance(value, Mapping) else None
 
 
 def build_policy(spec: PolicySpec) -> Policy:
@@ -58,10 +72,11 @@ def build_policy(spec: PolicySpec) -> Policy:
 
 
 def knows_the_future(spec: PolicySpec) -> bool:
-    """A bound rather than a policy a hospital could run: the oracle, or perfect forecasts
-    (of arrivals or of stays)."""
-    return spec.name in PERFECT_INFORMATION or PERFECT_SOURCE in (
-        spec.params.get("forecast"), spec.params.get("los_forecast"))
+    """A bound rather than a policy a hospital could run: the oracle, or forecasts made
+    from the truth (perfect or noisy, of arrivals or of stays)."""
+    sources = (spec.params.get("forecast"), spec.params.get("los_forecast"))
+    return spec.name in PERFECT_INFORMATION or any(
+        s == PERFECT_SOURCE or isinstance(s, Mapping) for s in sources)
 
 
 def forecast_group(spec: PolicySpec) -> tuple[str, str] | None:
@@ -70,5 +85,5 @@ def forecast_group(spec: PolicySpec) -> tuple[str, str] | None:
     if spec.name in PERFECT_INFORMATION:
         return PERFECT_INFORMATION[spec.name], TRUTH
     if "forecast" in spec.params:
-        return spec.name, str(spec.params["forecast"])
+        return spec.name, source_label(spec.params["forecast"])
     return None

@@ -1,0 +1,149 @@
+"""The forecast-error → outcome curve (issue 11 item 3): what a policy's outcomes do as its
+forecast error grows, on the same patients, and where the real forecast sources sit.
+
+A curve is one policy run with the `noisy` source (the truth with lognormal error of chosen
+sigma, `policies.forecasts.Noise`) at several sigmas, all else equal; a `perfect` forecast
+is the same curve's zero-error point (noisy with sigma 0 gives identical numbers,
+`tests/test_noisy_forecast.py`). Separately for arrivals (`forecast`, error measured as the
+realised same-day MAE in patients a day, `forecast_mae`) and for stays (`los_forecast`,
+realised MAE in days, `los_forecast_mae`). Every value is a paired change from the curve's
+smallest-error point, replication by replication (common random numbers), so its 95% CI
+carries no patient-to-patient noise. The same policy run with a named source (historical,
+ml, predicted...) and otherwise the same parameters is placed on the figure at its own
+realised error: whether it sits on, above or below the curve says whether its errors cost
+what random errors of that size would.
+
+The price of error is the slope of a straight line fitted to each replication's curve
+(KPI against realised MAE), averaged with its 95% CI across replications, and scaled to a
+year.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from experiments.study.stats import confidence_interval
+from experiments.trained.wiring import PERFECT_INFORMATION, PERFECT_SOURCE, noise_of, source_label
+from scenarios.schema import Scenario
+from simulator import kpis as catalogue
+
+KPIS = catalogue.names("error_curve")  # money, idle staffed beds, overflow, ICU refusals
+
+
+@dataclass(frozen=True)
+class Axis:
+    param: str  # the policy parameter whose error varies
+    default: str  # its value when a spec does not give it
+    error: str  # the KPI measuring the realised error
+    title: str
+    unit: str
+
+
+AXES = (
+    Axis("forecast", "historical", "forecast_mae", "arrivals", "patient a day"),
+    Axis("los_forecast", "predicted", "los_forecast_mae", "length-of-stay", "day"),
+)
+
+
+def _curve_sigma(value: object) -> float | None:
+    """A curve point's sigma: 0 for the perfect source, the noise's for an unbiased noisy
+    one; None for anything else (a point placed on the figure)."""
+    if value == PERFECT_SOURCE:
+        return 0.0
+    noise = noise_of(value)
+    return noise.sigma if noise is not None and noise.bias == 0 else None
+
+
+def _paired(kpis: pd.DataFrame, key: str, reference: str, kpi: str) -> np.ndarray:
+    wide = kpis.pivot(index="replication", columns="policy", values=kpi)
+    return (wide[key] - wide[reference]).dropna().to_numpy()
+
+
+def _cell(values: np.ndarray) -> dict:
+    mean, half, _ = confidence_interval(values)
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def _groups(scenario: Scenario, ran: set[str], axis: Axis) -> dict[tuple, list]:
+    """(policy name, its other parameters) -> [(spec key, value of the axis parameter)]."""
+    groups: dict[tuple, list] = {}
+    for spec in scenario.policies:
+        if spec.key not in ran or spec.name in PERFECT_INFORMATION:
+            continue
+        others = {k: v for k, v in spec.params.items() if k != axis.param}
+        key = (spec.name, json.dumps(others, sort_keys=True, default=str))
+        groups.setdefault(key, []).append((spec.key, spec.params.get(axis.param,
+                                                                     axis.default)))
+    return groups
+
+
+def error_curves(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
+    """Every curve the study ran: policy, axis, `points` (sigma, key, error and each KPI's
+    paired change with CI, sorted by sigma), `placed` (named sources the same way), and
+    `slope` (per KPI, the change per unit of error, a year, with CI)."""
+    kpis = kpis.assign(idle_bed_days=kpis["staffed_bed_days"] - kpis["occupied_bed_days"])
+    year = 365.0 / scenario.horizon_days
+    curves = []
+    for axis in AXES:
+        if axis.error not in kpis.columns:
+            continue
+        for (name, _), members in _groups(scenario, set(kpis["policy"]), axis).items():
+            on_curve = sorted((s, k) for k, v in members if (s := _curve_sigma(v)) is not None)
+            if len({s for s, _ in on_curve}) < 2:
+                continue
+            reference = on_curve[0][1]
+            points = [_point(kpis, key, reference, axis, sigma=sigma) for sigma, key in on_curve]
+            placed = [_point(kpis, key, reference, axis, source=source_label(value))
+                      for key, value in members if _curve_sigma(value) is None]
+            curves.append({"policy": name, "axis": axis, "reference": reference,
+                           "points": points, "placed": placed,
+                           "slope": _slopes(kpis, [k for _, k in on_curve], axis, year)})
+    return curves
+
+
+def _point(kpis: pd.DataFrame, key: str, reference: str, axis: Axis, **extra) -> dict:
+    """One policy's mean realised error and each KPI's paired change from `reference`."""
+    changes = {kpi: _cell(_paired(kpis, key, reference, kpi)) for kpi in KPIS}
+    error = float(kpis.loc[kpis["policy"] == key, axis.error].mean())
+    return {"key": key, "error": error, "changes": changes, **extra}
+
+
+def _slopes(kpis: pd.DataFrame, keys: list[str], axis: Axis, year: float) -> dict:
+    """Per KPI, the least-squares slope against the realised error within each replication,
+    averaged (95% CI) over replications; cost is scaled to a year."""
+    subset = kpis[kpis["policy"].isin(keys)]
+    out = {}
+    for kpi in KPIS:
+        slopes = [np.polyfit(group[axis.error], group[kpi], 1)[0]
+                  for _, group in subset.groupby("replication")
+                  if group[axis.error].nunique() > 1]
+        scale = 1.0 if catalogue.get(kpi).unit in ("share", "%") else year  # totals a year
+        out[kpi] = _cell(np.asarray(slopes) * scale)
+    return out
+
+
+def curve_sentences(curves: list[dict], number) -> list[str]:
+    """For summary.md: what each unit of forecast error costs a year, and what the named
+    sources' errors cost against perfect forecasts, measured on the same patients."""
+    sentences = []
+    for curve in curves:
+        axis, slope = curve["axis"], curve["slope"]["cost_total"]
+        top = max(p["error"] for p in curve["points"])
+        certain = slope["ci_low"] > 0 or slope["ci_high"] < 0
+        text = (f"Under {curve['policy']}, each {axis.unit} of {axis.title} forecast MAE "
+                f"changes total cost by {number(slope['mean'], signed=True)} a year (95% CI "
+                f"{number(slope['ci_low'])} to {number(slope['ci_high'])}"
+                f"{'' if certain else '; not significant'}; noisy sweep to MAE {top:.2f})")
+        placed = [f"{p['source']} (MAE {p['error']:.2f}) "
+                  f"{number(p['changes']['cost_total']['mean'], signed=True)} (95% CI "
+                  f"{number(p['changes']['cost_total']['ci_low'])} to "
+                  f"{number(p['changes']['cost_total']['ci_high'])})"
+                  for p in curve["placed"]]
+        if placed:
+            text += (f"; against {curve['reference']} over the run, " + ", ".join(placed))
+        sentences.append(text + ".")
+    return sentences
