@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from experiments.report import TEMPLATES, figures
-from experiments.study.stress import StressResult
+from experiments.study.stress import FORECAST_ERRORS, StressResult
+from simulator import kpis as catalogue
 
 
 def cheapest(result: StressResult) -> dict | None:
@@ -58,6 +59,7 @@ def write_stress_report(result: StressResult, source: str, out: Path) -> dict[st
     paths["stress.html"].write_text(template.render(
         source=source, result=result, sentence=describe(result), figure=figure,
         cost=cost, breakeven=breakeven, rows=result.curve.to_dict("records"),
+        errors={k: catalogue.get(k).title for k in FORECAST_ERRORS if k in result.curve},
         n=int(result.curve["n"].max()),
     ))
     return paths
