@@ -219,3 +219,19 @@ def test_when_every_policy_breaches_the_summary_names_no_winner():
         "refusal rate; greedy breaches waits beyond target and is undecided on ICU refusal "
         "rate. oracle knows the future: a bound, never named best.")
     assert "more replications may decide" in section["rest"]
+
+
+def test_no_policy_is_named_best_when_the_cheapest_cannot_be_told_from_the_next():
+    """baseline and greedy both meet every level and cost within 0.1% of each other with
+    1% noise: the leader is named with the tie and the replications that would decide."""
+    scenario = scenarios.load("baseline", [SERVICE])
+    kpis = _kpis(cost={"static": 1e6, "baseline": 2e6, "greedy": 2.002e6, "oracle": 0.5e6},
+                 refusals={"static": 0.20, "baseline": 0.02, "greedy": 0.01, "oracle": 0.01})
+    kpis.loc[kpis["policy"] == "greedy", "cost_total"] += np.array([3e4, -2e4, 1e4, -3e4, 0])
+    section = service_section(kpis, scenario, ["static", "baseline", "greedy", "oracle"])
+    assert section["best"] is None
+    assert section["lead"] == "No policy is named best at 5 replications"
+    assert section["rest"].startswith(": baseline has the lowest mean total cost of the 2 of 3 "
+                                      "that meet every service level, but cannot be told "
+                                      "from greedy (cost +")
+    assert "replications would tell them apart" in section["rest"]

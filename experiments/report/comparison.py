@@ -7,6 +7,7 @@ import difflib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -19,12 +20,13 @@ from experiments.study.service_levels import (
     BREACHES,
     UNDECIDED,
     best_meeting,
+    cost_ties,
     failing,
     service_verdicts,
     shortfalls,
     target_text,
 )
-from experiments.study.stats import paired_differences, summarise
+from experiments.study.stats import holm, paired_differences, summarise
 from experiments.trained.arrival_forecast import HISTORY_DAYS
 from experiments.trained.backtest import ORIGINS, SETTINGS, read_backtest, uses_trained_forecast
 from experiments.trained.wiring import (
@@ -51,9 +53,15 @@ def number(value: float, signed: bool = False) -> str:
 
 
 def findings(differences: pd.DataFrame, reference: str) -> list[str]:
-    """Plain sentences: what each policy changes against the reference, with certainty."""
+    """Plain sentences: what each policy changes against the reference, with certainty.
+    The sentences make one family of comparisons (every policy on every findings KPI):
+    a difference counts as significant only after Holm's correction across all of them,
+    so a long list of policies does not turn chance into findings."""
+    family = differences[differences["kpi"].isin(catalogue.names("findings"))].copy()
+    family["p_holm"] = holm(family["p_value"].to_numpy())
+    size = int(family["p_value"].notna().sum())
     sentences = []
-    for policy, group in differences.groupby("policy", sort=False):
+    for policy, group in family.groupby("policy", sort=False):
         rows = group.set_index("kpi")
         parts = []
         for kpi in catalogue.names("findings"):
@@ -61,12 +69,16 @@ def findings(differences: pd.DataFrame, reference: str) -> list[str]:
                 continue
             r = rows.loc[kpi]
             label = catalogue.get(kpi).title.lower()
-            if not r["significant"]:
+            if not r["p_holm"] < 0.05:
                 parts.append(f"no significant difference in {label}")
                 continue
             parts.append(f"{label} {number(r['difference'], signed=True)} "
                          f"(95% CI {number(r['ci_low'])} to {number(r['ci_high'])})")
         sentences.append(f"{policy} against {reference}: " + "; ".join(parts) + ".")
+    if sentences and size > 1:
+        sentences.append(f"Significance above is Holm-corrected across the {size} "
+                         f"comparisons listed (family-wise error 5%); intervals are "
+                         f"per-comparison 95%.")
     return sentences
 
 
@@ -257,6 +269,14 @@ def _shown(name: str, value: float, unit: bool = True) -> str:
     return text + "%" if unit and kpi.shown_unit == "%" and text != "–" else text
 
 
+def _tie(tie: dict) -> str:
+    needed = tie["needed"]
+    more = ("no number of replications would tell them apart (equal costs)"
+            if not np.isfinite(needed) else f"about {needed:,.0f} replications would")
+    return (f"{tie['policy']} (cost {number(tie['difference'], signed=True)}, CI "
+            f"{number(tie['ci_low'])} to {number(tie['ci_high'])}; {more})")
+
+
 def service_section(kpis: pd.DataFrame, scenario: Scenario, policies: list[str]) -> dict:
     """Each policy judged against each of the scenario's service levels (meets / breaches /
     undecided, from the replications' 95% CI), and the 30-second summary's lead: the
@@ -277,13 +297,24 @@ def service_section(kpis: pd.DataFrame, scenario: Scenario, policies: list[str])
          "low": _shown(k, by_cell.loc[(p, k), "ci_low"], unit=False),
          "high": _shown(k, by_cell.loc[(p, k), "ci_high"]),
          "verdict": by_cell.loc[(p, k), "verdict"]} for k in targets]} for p in policies]
+    leader = best
     items = [shortfalls(p, fails[p]) for p in runnable
-             if best is None or cost[p] < cost[best]]
-    if best is not None:
-        meeting = sum(not any(fails[p].values()) for p in runnable)
+             if leader is None or cost[p] < cost[leader]]
+    meeting = [p for p in runnable if not any(fails[p].values())]
+    ties = cost_ties(kpis, leader, meeting) if leader is not None else []
+    if ties:
+        n = int(kpis.groupby("policy").size().min())
+        best, lead = None, f"No policy is named best at {n} replications"
+        intro = (f": {leader} has the lowest mean total cost of the {len(meeting)} of "
+                 f"{len(runnable)} that meet every service level, but cannot be told from "
+                 + "; ".join(_tie(t) for t in ties) + " (paired, simultaneous 95% CIs)."
+                 + (" Cheaper, but not meeting every level:" if items else ""))
+    elif best is not None:
         lead = best
         intro = (f" is the best policy a hospital could run: the lowest mean total cost of the "
-                 f"{meeting} of {len(runnable)} that meet every service level."
+                 f"{len(meeting)} of {len(runnable)} that meet every service level"
+                 + (", cheaper than each of the others (paired, simultaneous 95% CIs)."
+                    if len(meeting) > 1 else ".")
                  + (" Cheaper, but not meeting them:" if items else ""))
     else:
         lead = "No policy a hospital could run meets every service level"

@@ -127,23 +127,30 @@ def _slopes(kpis: pd.DataFrame, keys: list[str], axis: Axis, year: float) -> dic
 
 
 def curve_sentences(curves: list[dict], number) -> list[str]:
-    """For summary.md: what each unit of forecast error costs a year, and what the named
-    sources' errors cost against perfect forecasts, measured on the same patients."""
+    """For summary.md: what each unit of forecast error costs a year in money and in ICU
+    refusals, and what the real sources' errors cost against the zero-error forecast,
+    measured on the same patients; `number` formats a value (the report's `number`)."""
+
+    def change(cell: dict, points: bool = False) -> str:
+        scale, unit = (100.0, " points") if points else (1.0, "")
+        certain = cell["ci_low"] > 0 or cell["ci_high"] < 0
+        return (f"{number(cell['mean'] * scale, signed=True)}{unit} (95% CI "
+                f"{number(cell['ci_low'] * scale)} to {number(cell['ci_high'] * scale)}"
+                f"{'' if certain else ', n.s.'})")
+
     sentences = []
     for curve in curves:
-        axis, slope = curve["axis"], curve["slope"]["cost_total"]
+        axis, slope = curve["axis"], curve["slope"]
         top = max(p["error"] for p in curve["points"])
-        certain = slope["ci_low"] > 0 or slope["ci_high"] < 0
         text = (f"Under {curve['policy']}, each {axis.unit} of {axis.title} forecast MAE "
-                f"changes total cost by {number(slope['mean'], signed=True)} a year (95% CI "
-                f"{number(slope['ci_low'])} to {number(slope['ci_high'])}"
-                f"{'' if certain else '; not significant'}; noisy sweep to MAE {top:.2f})")
-        placed = [f"{p['source']} (MAE {p['error']:.2f}) "
-                  f"{number(p['changes']['cost_total']['mean'], signed=True)} (95% CI "
-                  f"{number(p['changes']['cost_total']['ci_low'])} to "
-                  f"{number(p['changes']['cost_total']['ci_high'])})"
-                  for p in curve["placed"]]
-        if placed:
-            text += (f"; against {curve['reference']} over the run, " + ", ".join(placed))
-        sentences.append(text + ".")
+                f"changes total cost by {change(slope['cost_total'])} a year and the ICU "
+                f"refusal rate by {change(slope['icu_refusal_rate'], points=True)} (noisy "
+                f"sweep to MAE {top:.2f}).")
+        if curve["placed"]:
+            text += f" Against {curve['reference']}, on the same patients: " + "; ".join(
+                f"{p['source']} (MAE {p['error']:.2f}) total cost "
+                f"{change(p['changes']['cost_total'])}, ICU refusal rate "
+                f"{change(p['changes']['icu_refusal_rate'], points=True)}"
+                for p in curve["placed"]) + "."
+        sentences.append(text)
     return sentences

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.study.stats import confidence_interval
+from experiments.study.stats import confidence_interval, paired_differences, replications_needed
 from simulator import kpis as catalogue
 
 MEETS, BREACHES, UNDECIDED = "meets", "breaches", "undecided"
@@ -81,6 +81,28 @@ def best_meeting(verdicts: pd.DataFrame, costs: dict[str, float],
     meeting = [p for p in candidates
                if not any(fails.get(p, {}).get(v) for v in (BREACHES, UNDECIDED))]
     return min(meeting, key=lambda p: costs[p]) if meeting else None
+
+
+def cost_ties(kpis: pd.DataFrame, leader: str, rivals: list[str],
+              level: float = 0.95) -> list[dict]:
+    """The rivals `leader` cannot be told from on total cost: the paired difference (rival
+    minus leader) whose simultaneous CI spans zero. Simultaneous over the family by
+    Bonferroni (each at 1 - (1 - level) / m), so "the leader is cheaper than every rival"
+    holds at `level` as a whole. Each tie: policy, difference, CI, replications needed."""
+    rivals = [r for r in rivals if r != leader]
+    if not rivals:
+        return []
+    each = 1 - (1 - level) / len(rivals)
+    subset = kpis.loc[kpis["policy"].isin([leader, *rivals]),
+                      ["policy", "replication", "cost_total"]]
+    diffs = paired_differences(subset, leader, each)
+    ties = []
+    for row in diffs.itertuples():
+        if not (row.ci_low > 0 or row.ci_high < 0):
+            ties.append({"policy": row.policy, "difference": row.difference,
+                         "ci_low": row.ci_low, "ci_high": row.ci_high,
+                         "needed": replications_needed(row.difference, row.sd, row.n, each)})
+    return ties
 
 
 def shortfalls(policy: str, fails: dict[str, list[str]]) -> str:
