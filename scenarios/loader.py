@@ -4,10 +4,18 @@ Every mapping and list read from YAML remembers where each of its keys and value
 written, and keeps that through `extends` merging and `--set` overrides. Validation errors
 (pydantic's, and the schema's cross-field `ScenarioReferenceError`) are paths in the merged
 document, so each one is looked up there to find the file, line and column to report.
+
+What a scenario may read: the file named on the command line (or a built-in) is the user's
+choice; the files *it* names (`extends`, `los.data`) are the scenario author's, who may not
+be the user. They resolve relative to the file that names them and must lie, symlinks
+resolved, under the top scenario's folder, the built-in library, or a folder listed in
+$HOSPSIM_SCENARIO_ROOTS (os.pathsep-separated). `--set los.data=...` is the user's again,
+relative to the working folder. Errors name a file and a field, never echo its contents.
 """
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +30,7 @@ from scenarios.schema import Scenario, ScenarioReferenceError, _suggest, format_
 
 LIBRARY = Path(__file__).with_name("library")
 OVERRIDE = "--set "  # the file name of an override's problems is "--set PATH=VALUE"
+ROOTS_VARIABLE = "HOSPSIM_SCENARIO_ROOTS"
 
 Key = str | int
 DataPath = tuple[Key, ...]
@@ -109,44 +118,95 @@ def builtin_names() -> list[str]:
 
 def load(source: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """A built-in scenario by name, or a YAML file, with `extends` and overrides applied."""
-    return _validate(_resolve(source, overrides))
+    return _validate(*_resolve(source, overrides))
 
 
 def load_text(text: str, filename: str = "<string>", overrides: Sequence[str] = ()) -> Scenario:
     """Like `load` for YAML already in memory; `filename` names it in errors and anchors
     relative `extends` paths."""
     chain = {Path(filename).resolve(): filename}
-    doc = _load_doc(text, filename, Path(filename).parent, chain)
-    return _validate(_override(doc, overrides))
+    roots = _roots(Path(filename).parent)
+    doc = _override(_load_doc(text, filename, Path(filename).parent, chain, roots), overrides)
+    return _validate(doc, _locate_data(doc, roots))
 
 
 def resolve(source: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The fully merged raw mapping (no `extends`), for provenance manifests: exactly what
     `load` validates, so `Scenario.model_validate(resolve(...))` rebuilds the scenario."""
-    return _plain(_resolve(source, overrides))
+    doc, problems = _resolve(source, overrides)
+    if problems:
+        raise ScenarioError(problems)
+    return _plain(doc)
 
 
-def _resolve(source: str | Path, overrides: Sequence[str]) -> _Map:
-    path = _find(str(source), Path())
+def _resolve(source: str | Path, overrides: Sequence[str]) -> tuple[_Map, list[Problem]]:
+    """The merged document and what is wrong with the files it names."""
+    path = _find(str(source), Path(), None)
     if path is None:
         raise ScenarioError([Problem(str(source), 1, 1, "", _not_found(str(source)))])
-    return _override(_load_file(path, {}), overrides)
+    roots = _roots(path.parent)
+    doc = _override(_load_file(path, {}, roots), overrides)
+    return doc, _locate_data(doc, roots)
+
+
+# What a scenario may reference
+
+
+def _roots(folder: Path) -> tuple[Path, ...]:
+    """Folders whose files a scenario in `folder` may name: its own tree, the library and
+    those the user allowed in $HOSPSIM_SCENARIO_ROOTS."""
+    allowed = os.environ.get(ROOTS_VARIABLE, "").split(os.pathsep)
+    return tuple(Path(p).resolve() for p in [folder, LIBRARY, *filter(None, allowed)])
+
+
+def _confined(ref: str, directory: Path, roots: tuple[Path, ...]) -> Path:
+    """`ref` relative to `directory`, checked (symlinks resolved) to lie under a root."""
+    path = (directory / ref).resolve()
+    if not any(path.is_relative_to(root) for root in roots):
+        raise ValueError(
+            f"{ref!r} is outside the scenario's folder: a scenario may name files only under "
+            f"{roots[0]} or the built-in library (allow more folders with {ROOTS_VARIABLE})"
+        )
+    return path
+
+
+def _locate_data(doc: _Map, roots: tuple[Path, ...]) -> list[Problem]:
+    """Make `los.data` an absolute path to an existing file, found from the file that wrote
+    it (from the working folder for a `--set`), so a scenario means the same data wherever
+    it is run from; an absent or out-of-bounds file is a problem at its line."""
+    los = doc.get("los")
+    if not isinstance(los, _Map) or not isinstance(los.get("data"), str):
+        return []
+    ref, mark = los["data"], los.value_marks["data"]
+    by_user = mark.file.startswith(OVERRIDE)
+    directory = Path() if by_user else Path(mark.file).parent
+    try:
+        path = (directory / ref).resolve() if by_user else _confined(ref, directory, roots)
+    except ValueError as err:
+        return [mark.problem(("los", "data"), str(err))]
+    if not path.is_file():
+        return [mark.problem(("los", "data"),
+                             f"no such file {ref!r} (looked in {directory.resolve()})")]
+    los.put("data", str(path), los.key_marks["data"], mark)
+    return []
 
 
 # Reading YAML with marks
 
 
-def _load_file(path: Path, chain: dict[Path, str]) -> _Map:
+def _load_file(path: Path, chain: dict[Path, str], roots: tuple[Path, ...]) -> _Map:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise ScenarioError([Problem(name, 1, 1, "", f"cannot read file: {reason}")]) from err
-    return _load_doc(text, name, path.parent, {**chain, path.resolve(): name})
+    return _load_doc(text, name, path.parent, {**chain, path.resolve(): name}, roots)
 
 
-def _load_doc(text: str, filename: str, directory: Path, chain: dict[Path, str]) -> _Map:
+def _load_doc(
+    text: str, filename: str, directory: Path, chain: dict[Path, str], roots: tuple[Path, ...]
+) -> _Map:
     """One document, merged over its `extends` base (recursively); `chain` catches cycles."""
     doc = _parse(text, filename)
     if "extends" not in doc:
@@ -155,17 +215,23 @@ def _load_doc(text: str, filename: str, directory: Path, chain: dict[Path, str])
     if not isinstance(ref, str) or not ref:
         message = "must be a built-in scenario name or a path to a YAML file"
         raise ScenarioError([mark.problem(("extends",), message)])
-    path = _find(ref, directory)
+    try:
+        path = _find(ref, directory, roots)
+    except ValueError as err:
+        raise ScenarioError([mark.problem(("extends",), str(err))]) from None
     if path is None:
         raise ScenarioError([mark.problem(("extends",), _not_found(ref))])
     if path.resolve() in chain:
         cycle = " -> ".join([*chain.values(), str(path)])
         raise ScenarioError([mark.problem(("extends",), f"extends cycle: {cycle}")])
-    return _merge(_load_file(path, chain), doc)
+    return _merge(_load_file(path, chain, roots), doc)
 
 
-def _find(ref: str, directory: Path) -> Path | None:
-    """A file (relative to `directory`) wins over a built-in of the same name."""
+def _find(ref: str, directory: Path, roots: tuple[Path, ...] | None) -> Path | None:
+    """A file (relative to `directory`, and under `roots` unless None: the user's own
+    choice) wins over a built-in of the same name."""
+    if roots is not None and ref not in builtin_names():
+        _confined(ref, directory, roots)  # before looking, so nothing outside is probed
     candidate = directory / ref
     if candidate.is_file():
         return candidate
@@ -195,13 +261,20 @@ def _parse(text: str, filename: str) -> _Map:
     except yaml.YAMLError as err:
         raise ScenarioError([Problem(filename, 1, 1, "", f"invalid YAML: {err}")]) from err
     if not isinstance(data, _Map):
-        got = "a list" if isinstance(data, list) else repr(data)
-        got = "an empty file" if data is None else got
+        got = "an empty file" if data is None else _kind(data)  # never the contents
         message = f"a scenario must be a mapping of fields (name: ..., units: ...), not {got}"
         problems.append(Problem(filename, 1, 1, "", message))
     if problems:
         raise ScenarioError(problems)
     return data
+
+
+def _kind(value: Any) -> str:
+    """A value described by its type, for messages that must not echo a file's text."""
+    if isinstance(value, list):
+        return "a list"
+    return {str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), f"a {type(value).__name__}")
 
 
 def _yaml_message(err: yaml.MarkedYAMLError) -> str:
@@ -395,14 +468,19 @@ def _plain(value: Any) -> Any:
 # Validation and locating its errors
 
 
-def _validate(doc: _Map) -> Scenario:
+def _validate(doc: _Map, problems: list[Problem]) -> Scenario:
+    """The scenario, or every problem: the schema's and the `problems` already found."""
     try:
-        return Scenario.model_validate(_plain(doc))
+        scenario = Scenario.model_validate(_plain(doc))
     except ValidationError as err:
-        raise ScenarioError([_from_pydantic(doc, error) for error in err.errors()]) from err
+        found = [_from_pydantic(doc, error) for error in err.errors()]
+        raise ScenarioError(problems + found) from err
     except ScenarioReferenceError as err:
-        problems = [_where(doc, path)[0].problem(path, msg) for path, msg in err.problems]
-        raise ScenarioError(problems) from err
+        found = [_where(doc, path)[0].problem(path, msg) for path, msg in err.problems]
+        raise ScenarioError(problems + found) from err
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
 
 
 def _from_pydantic(doc: _Map, error: ErrorDetails) -> Problem:

@@ -196,7 +196,10 @@ class LosSpec(Strict):
     trained on inpatient records (`data`: a SPARCS CSV; default: the synthetic history)."""
 
     model: Literal[PARAMETRIC_LOS + TRAINED_LOS] = "lognormal"
-    data: str | None = Field(None, description="SPARCS CSV to train a trained model on")
+    data: str | None = Field(
+        None, description="SPARCS CSV to train a trained model on: a path relative to the "
+        "scenario file, under its folder (or $HOSPSIM_SCENARIO_ROOTS)",
+    )
     mean_days: Positive | dict[str, Positive] = Field(
         default={"minor": 2.9, "moderate": 4.8, "major": 8.2, "extreme": 14.2}
     )

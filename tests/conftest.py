@@ -19,3 +19,13 @@ def pytest_configure(config):
         config.addinivalue_line(
             "markers", "slow: end-to-end or statistical test; deselect with -m 'not slow'"
         )
+
+
+def snapshot(folder) -> dict[str, bytes]:
+    """Every file under `folder` (symlinks not followed) and its bytes: equal snapshots
+    before and after a command mean it changed nothing there."""
+    from pathlib import Path
+
+    root = Path(folder)
+    return {str(p.relative_to(root)): b"<symlink>" if p.is_symlink() else p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()}

@@ -236,7 +236,8 @@ def test_extends_missing_base(tmp_path: Path) -> None:
     )
 
 
-def test_good_extends_and_overrides_merge(tmp_path: Path) -> None:
+def test_good_extends_and_overrides_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(loader.ROOTS_VARIABLE, str(tmp_path))  # the base is outside sub/
     write(tmp_path, "base.yaml", BASE)
     sub = tmp_path / "sub"
     sub.mkdir()

@@ -366,7 +366,8 @@ def schema() -> None:
     document = Scenario.model_json_schema()
     document["properties"]["extends"] = {
         "type": "string",
-        "description": "a built-in scenario name or a path to a YAML file this one overrides",
+        "description": "a built-in scenario name or a path to a YAML file this one overrides, "
+        "relative to this file and under its folder (or $HOSPSIM_SCENARIO_ROOTS)",
     }
     document["required"] = []  # a scenario that extends another may set any subset
     typer.echo(json.dumps(document, indent=2))
