@@ -159,6 +159,6 @@ def test_the_curve_reads_as_a_sentence_and_draws():
     (sentence,) = curve_sentences(curves, number)
     assert sentence.startswith("Under greedy, each patient a day of arrivals forecast MAE "
                                "changes total cost by +5,000 (95% CI 5,000 to 5,000) a year "
-                               "and the ICU refusal rate by +1.00 points")
+                               "and the ICU refusal rate by +1.00 percentage points")
     assert "historical (MAE 4.20) total cost +4,500" in sentence
     assert figures.error_curves(curves).startswith("<svg")

@@ -176,7 +176,8 @@ def curve_sections(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     for axis in AXES:
         mine = [c for c in curves if c["axis"] == axis]
         if mine:
-            sections.append({"title": f"{axis.title} forecasts", "figure":
+            sections.append({"title": f"{axis.title} forecasts", "truth": axis.truth,
+                             "figure":
                              figures.error_curves(mine),
                              "sentences": curve_sentences(mine, number)})
     return sections

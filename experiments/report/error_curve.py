@@ -39,13 +39,17 @@ class Axis:
     param: str  # the policy parameter whose error varies
     default: str  # its value when a spec does not give it
     error: str  # the KPI measuring the realised error
-    title: str
-    unit: str
+    title: str  # what is forecast, as an adjective
+    truth: str  # what the noisy source is fed
+    unit: str  # of the error, for one
+    units: str  # of the error, for several
 
 
 AXES = (
-    Axis("forecast", "historical", "forecast_mae", "arrivals", "patient a day"),
-    Axis("los_forecast", "predicted", "los_forecast_mae", "length-of-stay", "day"),
+    Axis("forecast", "historical", "forecast_mae", "arrivals", "the true arrivals",
+         "patient a day", "patients a day"),
+    Axis("los_forecast", "predicted", "los_forecast_mae", "length-of-stay", "the true stays",
+         "day", "days"),
 )
 
 
@@ -132,7 +136,7 @@ def curve_sentences(curves: list[dict], number) -> list[str]:
     measured on the same patients; `number` formats a value (the report's `number`)."""
 
     def change(cell: dict, points: bool = False) -> str:
-        scale, unit = (100.0, " points") if points else (1.0, "")
+        scale, unit = (100.0, " percentage points") if points else (1.0, "")
         certain = cell["ci_low"] > 0 or cell["ci_high"] < 0
         return (f"{number(cell['mean'] * scale, signed=True)}{unit} (95% CI "
                 f"{number(cell['ci_low'] * scale)} to {number(cell['ci_high'] * scale)}"

@@ -307,7 +307,9 @@ def error_curves(curves: list[dict]) -> str:
     kpis = list(curves[0]["points"][0]["changes"])
     figure, axes = plt.subplots(1, len(kpis), figsize=(3.1 * len(kpis), 3.0), squeeze=False)
     for ax, kpi in zip(axes[0], kpis, strict=True):
-        scale = catalogue.get(kpi).scale
+        highs = [p["changes"][kpi]["ci_high"] for curve in curves for p in curve["points"]]
+        money = catalogue.get(kpi).unit == "cost" and np.nanmax(np.abs(highs)) >= 1e6
+        scale = catalogue.get(kpi).scale / (1e6 if money else 1.0)
         for colour, curve in enumerate(curves):
             x = [p["error"] for p in curve["points"]]
             cells = [p["changes"][kpi] for p in curve["points"]]
@@ -324,8 +326,8 @@ def error_curves(curves: list[dict]) -> str:
                 ax.annotate(p["source"], (p["error"], c["mean"] * scale), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
         ax.axhline(0, color="0.6", lw=0.6)
-        ax.set_title(catalogue.get(kpi).title, fontsize=9)
-        ax.set_xlabel(f"realised {axis.title} forecast MAE ({axis.unit}s)", fontsize=8)
+        ax.set_title(catalogue.get(kpi).title + (" (millions)" if money else ""), fontsize=9)
+        ax.set_xlabel(f"realised {axis.title} forecast MAE ({axis.units})", fontsize=8)
     axes[0][0].set_ylabel("change from the zero-error forecast")
     axes[0][0].legend(fontsize=7, frameon=False)
     figure.tight_layout()
