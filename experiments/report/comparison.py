@@ -364,6 +364,8 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "trade_off": figures.trade_off(summary.reset_index(), catalogue.names("trade_off"),
                                        scenario.service_levels.targets(), policies, bounds),
         "n": int(kpis.groupby("policy").size().min()),
+        "period": "the year" if scenario.horizon_days == 365
+        else f"the {scenario.horizon_days} days",
         "findings": findings(differences, reference) if differences is not None else [],
         "forest": figures.forest(differences, FOREST, summary.xs(reference)["mean"])
         if differences is not None else None,
