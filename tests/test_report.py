@@ -15,10 +15,12 @@ from experiments.report.comparison import (
     knows_the_future,
     number,
     service_section,
+    unit_table,
     write_report,
 )
 from experiments.study.run import run_study
 from experiments.study.service_levels import verdict
+from experiments.study.stats import summarise
 from experiments.trained import backtest
 
 CHEAP = "policies=[{name: static}, {name: baseline}]"  # the study, not the policies, under test
@@ -235,3 +237,15 @@ def test_no_policy_is_named_best_when_the_cheapest_cannot_be_told_from_the_next(
                                       "that meet every service level, but cannot be told "
                                       "from greedy (cost +")
     assert "replications would tell them apart" in section["rest"]
+
+
+def test_the_per_unit_table_reads_each_units_kpis_beside_its_beds():
+    scenario = scenarios.load("baseline")
+    rows = [{"policy": "p", "replication": r, "seed": r, "mean_census.icu": 14.0 + r,
+             "staffed_beds.icu": 18.0, "idle_pct.icu": 20.0 + r, "premium_bed_days.icu": 0.0}
+            for r in range(3)]
+    summary = summarise(pd.DataFrame(rows)).set_index(["policy", "kpi"])
+    icu = next(row for row in unit_table(summary, scenario, ["p"]) if row["unit"] == "icu")
+    assert icu["beds"] == next(u.beds for u in scenario.units if u.name == "icu")
+    assert icu["cells"] == [{"census": "15.0", "staffed": "18.0", "idle": "21.0",
+                             "premium": None}]

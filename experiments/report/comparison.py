@@ -146,6 +146,23 @@ def forecast_value(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
     return tables
 
 
+def unit_table(summary: pd.DataFrame, scenario: Scenario, policies: list[str]) -> list[dict]:
+    """Per unit and policy: mean census, staffed beds, idle share and premium bed-days
+    (the per-unit KPIs), beside the unit's physical beds."""
+    means = summary["mean"]
+
+    def cell(policy: str, unit: str) -> dict:
+        def get(kpi: str) -> float:
+            return means.get((policy, f"{kpi}.{unit}"), float("nan"))
+        premium = get("premium_bed_days")
+        return {"census": number(get("mean_census")), "staffed": number(get("staffed_beds")),
+                "idle": number(get("idle_pct")),
+                "premium": number(premium) if premium > 0 else None}
+
+    return [{"unit": u.name, "beds": u.beds, "cells": [cell(p, u.name) for p in policies]}
+            for u in scenario.units]
+
+
 def bridge_section(result: dict | None) -> dict | None:
     """The oracle gap bridge's waterfall and table rows (`experiments.report.bridge`)."""
     if result is None or not result["parts"]:
@@ -361,6 +378,7 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
         "scenario": scenario, "manifest": manifest, "policies": policies,
         "reference": reference, "table": table, "best": best, "runnable": runnable,
         "bounds": bounds, "service": service, "forecast_sentences": forecast_sentences(value),
+        "units": unit_table(summary, scenario, policies),
         "trade_off": figures.trade_off(summary.reset_index(), catalogue.names("trade_off"),
                                        scenario.service_levels.targets(), policies, bounds),
         "n": int(kpis.groupby("policy").size().min()),
