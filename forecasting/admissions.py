@@ -39,11 +39,16 @@ class Forecaster(BaseEstimator, ABC):
 
     def predict(self, history: pd.Series, horizon: int = 14) -> pd.Series:
         """Expected admissions on each of the `horizon` days after the last day of `history`."""
-        if horizon < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon}")
-        history = check_history(history)
-        dates = pd.date_range(history.index[-1] + DAY, periods=horizon, freq="D")
+        history, dates = _target_days(history, horizon)
         return pd.Series(self._predict(history, dates), index=dates, name="forecast", dtype=float)
+
+
+def _target_days(history: pd.Series, horizon: int) -> tuple[pd.Series, pd.DatetimeIndex]:
+    """The checked history and the `horizon` days after its last day."""
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    history = check_history(history)
+    return history, pd.date_range(history.index[-1] + DAY, periods=horizon, freq="D")
 
 
 class HistoricalAverage(Forecaster):
@@ -108,42 +113,106 @@ class TrueMean(Forecaster):
 
 
 class FeatureRegressor(Forecaster):
-    """A regressor on the calendar and history features of each target day (see
-    `forecasting.features`), learning admissions as a ratio to the trailing level so trees
-    follow growth they never saw. The first days, whose lags reach before the history, are not
-    used for training. Forecasts are clipped at zero: admissions are counts."""
+    """A regressor per gap of its `FeatureSpec` on the calendar and history features of each
+    target day (see `forecasting.features`), learning admissions as a ratio to the trailing
+    level so trees follow growth they never saw. The first days, whose lags reach before the
+    history, are not used for training. Forecasts are clipped at zero: admissions are counts.
+
+    With `interval_days`, `predict_quantiles` gives calibrated quantiles: a model per gap is
+    first fitted on all but the last `interval_days` and its errors on those later days (as
+    ratios to the level) are kept per gap, then every model is refitted on the whole history.
+    Errors of a fit older than the days it forecasts are what a forecast meets; in-sample
+    errors would be too small, most of all for trees."""
 
     features: FeatureSpec | None
+    interval_days: int | None
 
     @abstractmethod
     def _make_estimator(self) -> RegressorMixin: ...
 
     def fit(self, history: pd.Series) -> Self:
         history = check_history(history)
-        spec = self.features or FeatureSpec()
-        X, level = spec.build(history, history.index)
-        complete = X.notna().all(axis=1).to_numpy() & ~np.isnan(level)
-        if not complete.any():
-            raise ValueError(f"history of {history.size} days is too short for its features")
-        self.spec_ = spec
-        target = history.to_numpy() / level
-        self.estimator_ = self._make_estimator().fit(X[complete], target[complete])
+        self.spec_ = self.features or FeatureSpec()
+        self.residuals_: dict[int, np.ndarray] = {}
+        if self.interval_days:
+            if self.interval_days >= history.size:
+                raise ValueError(f"interval_days {self.interval_days} leaves no history to fit")
+            held = history.index[-self.interval_days :]
+            self.estimators_ = self._fit_gaps(history.loc[: held[0] - DAY])
+            for gap in self.spec_.gaps:
+                ratio, level = self._ratio(history, held, np.full(held.size, gap))
+                self.residuals_[gap] = history.loc[held].to_numpy() / level - ratio
+        self.estimators_ = self._fit_gaps(history)
         return self
 
-    def _predict(self, history: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
-        X, level = self.spec_.build(history, dates)
+    def _fit_gaps(self, history: pd.Series) -> dict[int, RegressorMixin]:
+        """One estimator per gap, each on the rows whose features at that gap are complete."""
+        fitted = {}
+        for gap in self.spec_.gaps:
+            X, level = self.spec_.build(history, history.index, gap)
+            complete = X.notna().all(axis=1).to_numpy() & ~np.isnan(level)
+            if not complete.any():
+                raise ValueError(f"history of {history.size} days is too short for its features")
+            target = history.to_numpy()[complete] / level[complete]
+            fitted[gap] = self._make_estimator().fit(X[complete], target)
+        return fitted
+
+    def _ratio(
+        self, history: pd.Series, dates: pd.DatetimeIndex, gaps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each date's predicted ratio to its level, by the estimator of its gap, and the level."""
+        X, level = self.spec_.build(history, dates, gaps)
         if X.isna().any(axis=None) or np.isnan(level).any():
             raise ValueError(f"history of {history.size} days is too short for its features")
-        ratio = np.asarray(self.estimator_.predict(X), dtype=float)
+        values, ratio = X.to_numpy(dtype=float), np.empty(dates.size)
+        for gap in np.unique(gaps):
+            rows = gaps == gap
+            ratio[rows] = predict_rows(self.estimators_[int(gap)], values[rows])
+        return ratio, level
+
+    def _gaps(self, history: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
+        return self.spec_.gap((dates - history.index[-1]).days.to_numpy())
+
+    def _predict(self, history: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
+        ratio, level = self._ratio(history, dates, self._gaps(history, dates))
         return np.clip(ratio * level, 0.0, None)
+
+    def predict_quantiles(
+        self, history: pd.Series, horizon: int, levels: tuple[float, ...]
+    ) -> pd.DataFrame:
+        """The `levels`-quantiles of admissions on each of the `horizon` days after history's
+        last day (dates x levels): the point forecast's ratio plus that quantile of its gap's
+        held-out errors, times the level, clipped at zero."""
+        if not self.residuals_:
+            raise ValueError("fit with interval_days to forecast quantiles")
+        history, dates = _target_days(history, horizon)
+        gaps = self._gaps(history, dates)
+        ratio, level = self._ratio(history, dates, gaps)
+        spread = np.stack([np.quantile(self.residuals_[int(g)], levels) for g in gaps])
+        values = np.clip((ratio[:, None] + spread) * level[:, None], 0.0, None)
+        return pd.DataFrame(values, index=dates, columns=list(levels))
+
+
+def predict_rows(estimator: RegressorMixin, X: np.ndarray) -> np.ndarray:
+    """`estimator.predict` of rows whose columns are in the order it was fitted on, without
+    scikit-learn's checks on every call (1-2 ms each, most of a forecast's cost when a model
+    per horizon predicts one row): linear models by their coefficients, XGBoost through its
+    booster."""
+    if hasattr(estimator, "coef_"):
+        return X @ estimator.coef_ + estimator.intercept_
+    if isinstance(estimator, xgboost.XGBRegressor):
+        return estimator.get_booster().inplace_predict(X).astype(float)
+    frame = pd.DataFrame(X, columns=estimator.feature_names_in_)
+    return np.asarray(estimator.predict(frame), dtype=float)
 
 
 class LinearRegression(FeatureRegressor):
     """Ordinary least squares on the ratio to the level: weekday, season and holiday effects
     add up, and scale with the level."""
 
-    def __init__(self, features: FeatureSpec | None = None):
+    def __init__(self, features: FeatureSpec | None = None, interval_days: int | None = None):
         self.features = features
+        self.interval_days = interval_days
 
     def _make_estimator(self) -> RegressorMixin:
         return linear_model.LinearRegression()
@@ -156,6 +225,7 @@ class RandomForest(FeatureRegressor):
     def __init__(
         self,
         features: FeatureSpec | None = None,
+        interval_days: int | None = None,
         n_estimators: int = 150,
         min_samples_leaf: int = 5,
         max_features: float = 0.5,
@@ -163,6 +233,7 @@ class RandomForest(FeatureRegressor):
         random_state: int = 0,
     ):
         self.features = features
+        self.interval_days = interval_days
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.max_features = max_features
@@ -171,7 +242,8 @@ class RandomForest(FeatureRegressor):
 
     def fit(self, history: pd.Series) -> Self:
         super().fit(history)
-        self.estimator_.set_params(n_jobs=1)  # forecasts are 14 rows: threads cost more
+        for estimator in self.estimators_.values():
+            estimator.set_params(n_jobs=1)  # forecasts are 14 rows: threads cost more
         return self
 
     def _make_estimator(self) -> RegressorMixin:
@@ -192,6 +264,7 @@ class XGBoost(FeatureRegressor):
     def __init__(
         self,
         features: FeatureSpec | None = None,
+        interval_days: int | None = None,
         n_estimators: int = 300,
         learning_rate: float = 0.05,
         max_depth: int = 3,
@@ -201,6 +274,7 @@ class XGBoost(FeatureRegressor):
         random_state: int = 0,
     ):
         self.features = features
+        self.interval_days = interval_days
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth

@@ -139,10 +139,13 @@ def backtest(
     step: int = 7,
     horizon: int = 14,
     refit_every: int = 4,
+    origins: pd.DatetimeIndex | None = None,
 ) -> BacktestResult:
     """Backtest `models` (default: every registered model; the historical average is always
     added as the reference) on each unit of `admissions` (date, unit, admissions) and on the
-    total. `expected` (date, unit, expected), the generator's true mean, adds `true_mean`."""
+    total. `expected` (date, unit, expected), the generator's true mean, adds `true_mean`.
+    `origins` (each followed by `horizon` observed days) replace the rolling ones, e.g. to
+    forecast through a surge."""
     if min(step, horizon, refit_every) < 1:
         raise ValueError("step, horizon and refit_every must be at least 1")
     actual = _by_unit(admissions, "admissions")
@@ -150,7 +153,10 @@ def backtest(
     if models is None:
         models = {name: make_model(name) for name in model_names()}
     models = {REFERENCE: HistoricalAverage(), **models}
-    origins = rolling_origins(actual.index, test_days, step, horizon)
+    if origins is None:
+        origins = rolling_origins(actual.index, test_days, step, horizon)
+    elif origins.min() <= actual.index[0] or origins.max() + horizon * DAY > actual.index[-1]:
+        raise ValueError(f"origins must leave history before them and {horizon} days after")
     parts = []
     for unit, series in actual.items():
         forecasters = {name: clone(model) for name, model in models.items()}

@@ -23,7 +23,7 @@ the level the target is stationary and the level carries the trend.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import holidays as holiday_calendars
@@ -78,68 +78,118 @@ def calendar_features(
     return pd.DataFrame(columns, index=dates)
 
 
-def _guard(history: pd.Series, dates: pd.DatetimeIndex, max_horizon: int) -> None:
-    if dates.size and dates.max() > history.index[-1] + max_horizon * DAY:
+def _gap_array(gaps: int | np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    return np.broadcast_to(np.asarray(gaps, dtype=int), dates.shape)
+
+
+def _guard(history: pd.Series, dates: pd.DatetimeIndex, gaps: np.ndarray) -> None:
+    """Refuse a target further past the history's last day than its gap: its features would
+    need days after the last one (NaN here, a look-ahead anywhere else)."""
+    late = dates > history.index[-1] + pd.to_timedelta(gaps, unit="D")
+    if late.any():
+        first = int(np.argmax(late))
         raise ValueError(
-            f"target {dates.max().date()} is more than {max_horizon} days after the last "
+            f"target {dates[first].date()} is more than {gaps[first]} days after the last "
             f"observed day {history.index[-1].date()}"
         )
 
 
 def trailing_mean(
-    history: pd.Series, dates: pd.DatetimeIndex, window: int, max_horizon: int = 14
+    history: pd.Series, dates: pd.DatetimeIndex, window: int, gaps: int | np.ndarray = 14
 ) -> np.ndarray:
-    """Mean of the `window` days ending `max_horizon` days before each date (NaN where the
-    history does not reach back that far)."""
-    _guard(history, dates, max_horizon)
-    return history.rolling(window).mean().reindex(dates - max_horizon * DAY).to_numpy()
+    """Mean of the `window` days ending `gaps` days before each date (NaN where the history
+    does not reach back that far)."""
+    gaps = _gap_array(gaps, dates)
+    _guard(history, dates, gaps)
+    ends = dates - pd.to_timedelta(gaps, unit="D")
+    return history.rolling(window).mean().reindex(ends).to_numpy()
 
 
-def history_features(
-    history: pd.Series,
-    dates: pd.DatetimeIndex,
-    lags: tuple[int, ...] = (14, 21, 28),
-    windows: tuple[int, ...] = (7, 28),
-    max_horizon: int = 14,
-) -> pd.DataFrame:
-    """lag_L = admissions L days before each date; mean_W = `trailing_mean` over W days."""
-    if min(lags, default=max_horizon) < max_horizon:
-        raise ValueError(f"lags {lags} must all be >= max_horizon {max_horizon}: look-ahead")
-    _guard(history, dates, max_horizon)
-    columns = {f"lag_{lag}": history.reindex(dates - lag * DAY).to_numpy() for lag in lags}
-    for window in windows:
-        columns[f"mean_{window}"] = trailing_mean(history, dates, window, max_horizon)
-    return pd.DataFrame(columns, index=dates)
+HORIZON_AWARE = tuple(range(1, 15))
+"""A direct model for each horizon 1..14, each reading every day known at its origin."""
+LAG_14 = (14,)
+"""One model for horizons 1..14, every feature at least 14 days old."""
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which features a model uses (frozen: a value that models can share).
+    """Which features a model uses, and at which gaps (frozen: a value models can share).
 
+    `gaps`: a model is fitted for each gap g, on features read from days <= d - g for target
+    day d; a forecast h days ahead uses the smallest gap >= h. `HORIZON_AWARE` (the default)
+    fits one per horizon; `LAG_14` one for all, as hospsim's first forecaster did.
+    `lags` (ascending, all >= the largest gap) are shortened at a smaller gap by the whole
+    weeks that keep the shortest >= the gap: still the target's weekday, as recent as is known.
     Two annual harmonics shape a winter peak and a summer trough; more chase noise in the two
     or three years of history a hospital usually has. With `level_window`, history features
-    are ratios to the level (the trailing mean over that many days), and models learn the day's
-    admissions relative to the same level."""
+    are ratios to the level (the trailing mean over that many days, ending at the gap), and
+    models learn the day's admissions relative to the same level."""
 
     fourier_order: int = 2
     country: str = "US"
     subdivision: str | None = "NY"
     lags: tuple[int, ...] = (14, 21, 28)
     windows: tuple[int, ...] = (7, 28)
-    max_horizon: int = 14
-    level_window: int | None = 91
+    gaps: tuple[int, ...] = HORIZON_AWARE
+    level_window: int | None = 28
+
+    def __post_init__(self) -> None:
+        if list(self.lags) != sorted(self.lags):
+            raise ValueError(f"lags {self.lags} must be ascending")
+        if not self.gaps or list(self.gaps) != sorted(set(self.gaps)) or self.gaps[0] < 1:
+            raise ValueError(f"gaps {self.gaps} must be distinct positive days, ascending")
+        if min(self.lags, default=self.max_horizon) < self.max_horizon:
+            raise ValueError(
+                f"lags {self.lags} must all be >= the largest gap {self.max_horizon}: look-ahead"
+            )
+
+    @property
+    def max_horizon(self) -> int:
+        """The furthest day ahead a model of this spec forecasts."""
+        return self.gaps[-1]
+
+    def gap(self, horizons: np.ndarray) -> np.ndarray:
+        """The gap each horizon's forecast uses: the smallest one at least as long."""
+        horizons = np.asarray(horizons, dtype=int)
+        if horizons.size and (horizons.min() < 1 or horizons.max() > self.max_horizon):
+            raise ValueError(f"horizons must be within 1..{self.max_horizon}")
+        return np.asarray(self.gaps)[np.searchsorted(self.gaps, horizons)]
+
+    def lags_at(self, gaps: np.ndarray) -> np.ndarray:
+        """gaps x lags: every lag shortened by the whole weeks that keep the shortest >= the
+        gap (so a spec's models at gaps 1..7 read the same lags whatever its largest gap)."""
+        shortest = self.lags[0] if self.lags else 0
+        shift = 7 * ((shortest - np.asarray(gaps, dtype=int)) // 7)
+        return np.asarray(self.lags, dtype=int)[None, :] - shift[:, None]
 
     def build(
-        self, history: pd.Series, dates: pd.DatetimeIndex
+        self, history: pd.Series, dates: pd.DatetimeIndex, gaps: int | np.ndarray
     ) -> tuple[pd.DataFrame, np.ndarray]:
-        """Calendar and history features of `dates`, reading only `history`, and the level
-        they are relative to (ones without `level_window`)."""
+        """Calendar and history features of `dates`, each read at its gap (one for all, or
+        one per date) from `history` only, and the level they are relative to (ones without
+        `level_window`)."""
+        gaps = _gap_array(gaps, dates)
+        _guard(history, dates, gaps)
         calendar = calendar_features(dates, self.fourier_order, self.country, self.subdivision)
-        past = history_features(history, dates, self.lags, self.windows, self.max_horizon)
+        lags = self.lags_at(gaps)
+        columns = {
+            f"lag_{lag}": history.reindex(dates - pd.to_timedelta(lags[:, k], unit="D"))
+            .to_numpy()
+            for k, lag in enumerate(self.lags)
+        }
+        for window in self.windows:
+            columns[f"mean_{window}"] = trailing_mean(history, dates, window, gaps)
+        past = pd.DataFrame(columns, index=dates)
         level = np.ones(dates.size)
         if self.level_window is not None:
-            level = trailing_mean(history, dates, self.level_window, self.max_horizon)
+            level = trailing_mean(history, dates, self.level_window, gaps)
             # at least one admission per window: a unit closed for a whole window still scales
             level = np.maximum(level, 1 / self.level_window)
             past = past.div(level, axis=0)
         return pd.concat([calendar, past], axis=1), level
+
+
+def lag_14(spec: FeatureSpec) -> FeatureSpec:
+    """`spec`'s calendar read as hospsim's first forecaster read it, for comparison: one model
+    for horizons 1..14 on features at least 14 days old, relative to a 91-day level."""
+    return replace(spec, gaps=LAG_14, level_window=91)

@@ -18,7 +18,7 @@ from forecasting.admissions import (
     model_names,
 )
 from forecasting.backtest import backtest, plot_backtest, rolling_origins, weekly_forecasts
-from forecasting.features import FeatureSpec, calendar_features, history_features
+from forecasting.features import HORIZON_AWARE, LAG_14, FeatureSpec, calendar_features
 from forecasting.metrics import error_table, mae, mape, r2, rmse
 
 DAY = pd.Timedelta(days=1)
@@ -82,19 +82,38 @@ def test_calendar_features_mark_weekdays_and_holidays():
     assert {"sin_2", "cos_2"} <= set(features) and "sin_3" not in features
 
 
-def test_history_features_never_read_past_the_origin():
+@pytest.mark.parametrize("gaps", [HORIZON_AWARE, LAG_14])
+def test_each_horizons_features_never_read_past_the_origin(gaps):
     series = synthetic()[0].set_index("date")["admissions"].astype(float)
     origin = series.index[400]
-    targets = pd.date_range(origin + DAY, periods=14, freq="D")
-    changed = series.copy()
-    changed[changed.index > origin] *= 3  # the future, as it might have turned out
-    spec = FeatureSpec()
-    assert spec.build(series, targets)[0].equals(spec.build(changed, targets)[0])
-    assert spec.build(series.loc[:origin], targets)[0].equals(spec.build(series, targets)[0])
+    spec = FeatureSpec(gaps=gaps)
+    for horizon in range(1, 15):
+        target = pd.DatetimeIndex([origin + horizon * DAY])
+        gap = spec.gap(horizon)
+        changed = series.copy()
+        changed[changed.index > origin] *= 3  # the future, as it might have turned out
+        built = spec.build(series, target, gap)[0]
+        assert built.equals(spec.build(changed, target, gap)[0])
+        assert built.equals(spec.build(series.loc[:origin], target, gap)[0])
+        latest = series.copy()
+        latest[origin] += 50  # the last day known at the origin
+        fresh = not built.equals(spec.build(latest, target, gap)[0])
+        assert fresh == (gap == horizon), horizon  # its windows end at the origin
     with pytest.raises(ValueError, match="more than 14 days"):
-        spec.build(series.loc[:origin], targets.union([origin + 15 * DAY]))
+        spec.build(series.loc[:origin], pd.DatetimeIndex([origin + 15 * DAY]), 14)
+    with pytest.raises(ValueError, match="more than 1 days"):
+        spec.build(series.loc[:origin], pd.DatetimeIndex([origin + 2 * DAY]), 1)
     with pytest.raises(ValueError, match="look-ahead"):
-        history_features(series, targets, lags=(7,))
+        FeatureSpec(lags=(7,), gaps=gaps)
+
+
+def test_a_horizons_model_reads_lags_of_its_weekday_at_its_gap():
+    spec = FeatureSpec(lags=(14, 21, 28), gaps=(1, 3, 7, 14))
+    assert spec.gap(np.arange(1, 15)).tolist() == [1, 3, 3, 7, 7, 7, 7, *[14] * 7]
+    assert spec.lags_at(np.array([1, 7, 8, 14])).tolist() == [
+        [7, 14, 21], [7, 14, 21], [14, 21, 28], [14, 21, 28]]
+    with pytest.raises(ValueError, match=r"within 1\.\.14"):
+        spec.gap(np.array([15]))
 
 
 @pytest.mark.slow
@@ -178,6 +197,31 @@ def test_backtest_reports_every_model_unit_and_horizon(structured, tmp_path):
     ]
     path = plot_backtest(structured, tmp_path / "backtest.png")
     assert path.stat().st_size > 10_000
+
+
+def test_quantiles_are_calibrated_on_a_later_year():
+    """Central 50/80/95% intervals (quantiles from the errors of each horizon's model on the
+    last of two training years) against a third, later year, as the LOS quantiles are checked.
+    Origins every 3 days, horizons 1..14: ~1,600 forecasts of ~350 distinct days, so each
+    coverage is known to about +-0.03 (0.01 at 95%); the tolerances allow that twice."""
+    series = synthetic(days=1095)[0].set_index("date")["admissions"].astype(float)
+    fitted = series.index[729]
+    model = LinearRegression(interval_days=365).fit(series.loc[:fitted])
+    levels = (0.025, 0.1, 0.25, 0.5, 0.75, 0.9, 0.975)
+    inside = {0.5: [], 0.8: [], 0.95: []}
+    for origin in pd.date_range(fitted, series.index[-15], freq="3D"):
+        quantiles = model.predict_quantiles(series.loc[:origin], 14, levels)
+        actual = series.reindex(quantiles.index).to_numpy()
+        assert (np.diff(quantiles.to_numpy(), axis=1) >= 0).all()  # ordered levels
+        for k, width in enumerate(inside):
+            low, high = quantiles[levels[2 - k]], quantiles[levels[4 + k]]
+            inside[width].extend((actual >= low) & (actual <= high))
+    coverage = {width: float(np.mean(hits)) for width, hits in inside.items()}
+    assert abs(coverage[0.5] - 0.5) < 0.06, coverage
+    assert abs(coverage[0.8] - 0.8) < 0.06, coverage
+    assert abs(coverage[0.95] - 0.95) < 0.03, coverage
+    with pytest.raises(ValueError, match="interval_days"):
+        LinearRegression().fit(series).predict_quantiles(series, 7, (0.5,))
 
 
 def test_weekly_forecasts_sum_seven_days_per_origin():

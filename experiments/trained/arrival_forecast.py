@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,10 @@ from simulator.pathway import first_unit
 
 HISTORY_DAYS = 3 * 365
 HISTORY_SPAWN_KEY = 2_000_000  # far from any replication's spawn key
+RUN_SPAWN_KEY = HISTORY_SPAWN_KEY + 1
+INTERVAL_DAYS = 365
+"""The history's last year: its errors, forecast by a fit on the two years before, calibrate
+the quantiles (`FeatureRegressor.interval_days`)."""
 CALENDAR_BLOCK = 400  # days of calendar features built at once
 DEMAND_FIELDS = {"arrivals", "case_mix", "surges", "units", "start_date", "warmup_days"}
 
@@ -43,6 +48,8 @@ class Trained:
     history: dict[str, np.ndarray]
     models: dict[str, object]
     tail: int  # days of history a prediction reads
+    spreads: dict[tuple[str, tuple[float, ...]], np.ndarray] = field(default_factory=dict)
+    """Quantiles of each unit's held-out errors, gaps x levels, by (unit, levels)."""
 
 
 _CACHE: dict[tuple[str, str], Trained] = {}
@@ -62,13 +69,28 @@ def simulated_history(scenario: Scenario, days: int = HISTORY_DAYS) -> tuple[dt.
     # `first`; surges are left out (their timing is the run's, not the history's)
     past = scenario.model_copy(update={"start_date": first + dt.timedelta(days=scenario.warmup),
                                        "surges": []})
-    seed = np.random.SeedSequence(scenario.seed, spawn_key=(HISTORY_SPAWN_KEY,))
+    return first, daily_demand(past, days, HISTORY_SPAWN_KEY)
+
+
+def run_demand(scenario: Scenario) -> tuple[dt.date, dict]:
+    """Daily arrivals per first-need unit over a run of `scenario` (warm-up included), surges
+    and all, from a seed no replication uses: (first date, {unit: counts}). What the `ml`
+    source meets after `simulated_history`, for backtesting it through a surge."""
+    days = scenario.warmup + scenario.horizon_days
+    first = scenario.start_date - dt.timedelta(days=scenario.warmup)
+    return first, daily_demand(scenario, days, RUN_SPAWN_KEY)
+
+
+def daily_demand(scenario: Scenario, days: int, spawn_key: int) -> dict[str, np.ndarray]:
+    """Arrivals drawn with the simulator's demand functions, counted per day on the unit
+    each patient first needs."""
+    seed = np.random.SeedSequence(scenario.seed, spawn_key=(spawn_key,))
     arrivals_rng, attributes_rng = (np.random.default_rng(s) for s in seed.spawn(2))
-    arrivals = draw_arrivals(past, days, arrivals_rng)
+    arrivals = draw_arrivals(scenario, days, arrivals_rng)
     units = scenario.units
     counts = {u.name: np.zeros(days) for u in units}
     for (s, k), group in arrivals.groupby(["stream", "surge"], sort=True):
-        attributes = draw_attributes(past, int(s), int(k), len(group), attributes_rng)
+        attributes = draw_attributes(scenario, int(s), int(k), len(group), attributes_rng)
         day = (group["time"].to_numpy() // 24).astype(int)
         homes: dict[tuple[str, str], int | None] = {}
         for d, specialty, age, needs_icu in zip(
@@ -81,7 +103,7 @@ def simulated_history(scenario: Scenario, days: int = HISTORY_DAYS) -> tuple[dt.
             home = homes[key]
             if home is not None:
                 counts[units[first_unit(scenario, home, needs_icu)].name][d] += 1
-    return first, counts
+    return counts
 
 
 def train(scenario: Scenario, model: str = "linear") -> Trained:
@@ -95,7 +117,8 @@ def train(scenario: Scenario, model: str = "linear") -> Trained:
         spec = feature_spec(scenario)
         index = pd.date_range(first, periods=HISTORY_DAYS, freq="D")
         models = {
-            unit: make_model(model, features=spec).fit(pd.Series(counts, index=index))
+            unit: make_model(model, features=spec, interval_days=INTERVAL_DAYS)
+            .fit(pd.Series(counts, index=index))
             for unit, counts in history.items()
         }
         tail = max(*spec.lags, *spec.windows, spec.level_window or 0) + spec.max_horizon + 7
@@ -139,23 +162,44 @@ class MlForecast:
         return self.trained
 
     def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray]:
+        return {
+            name: _weekly(np.clip(ratio * level, 0.0, None), horizon)
+            for name, _, ratio, level, _ in self._ratios(view, horizon)
+        }
+
+    def quantiles(
+        self, view: HospitalView, horizon: int, levels: tuple[float, ...]
+    ) -> dict[str, np.ndarray]:
+        """The `levels`-quantiles of each unit's arrivals on the next `horizon` days (levels x
+        horizon), from each horizon's errors on the last year of the training history
+        (`FeatureRegressor.predict_quantiles`): to staff to a quantile of the forecast's own
+        error distribution rather than to an assumed one."""
+        levels = tuple(float(q) for q in levels)
         trained = self.for_scenario(view.scenario)
-        spec = next(iter(trained.models.values())).spec_
-        steps = min(horizon, spec.max_horizon)
         out = {}
+        for name, model, ratio, level, gaps in self._ratios(view, horizon):
+            key = (name, levels)
+            if key not in trained.spreads:
+                trained.spreads[key] = np.stack(
+                    [np.quantile(model.residuals_[g], levels) for g in model.spec_.gaps])
+            spread = trained.spreads[key][np.searchsorted(model.spec_.gaps, gaps)]
+            values = np.clip((ratio[None, :] + spread.T) * level[None, :], 0.0, None)
+            out[name] = _weekly(values, horizon)
+        return out
+
+    def _ratios(self, view: HospitalView, horizon: int) -> Iterator[tuple]:
+        """Per unit: (name, model, ratio, level, gaps) of the days ahead its model reaches
+        (`ratio_at`), from the training history followed by the run's observed days."""
+        trained = self.for_scenario(view.scenario)
+        steps = min(horizon, next(iter(trained.models.values())).spec_.max_horizon)
         for unit in view.units:
             name = unit.name
             run = view.arrival_history(name)
             past = trained.history[name]
             origin = trained.first + pd.Timedelta(days=past.size + len(run) - 1)
             values = np.concatenate([past[past.size - trained.tail :], run])[-trained.tail :]
-            predicted = self.predict(trained.models[name], values, origin, steps)
-            if horizon > steps:  # beyond the model's reach: the same weekday a week earlier
-                predicted = np.concatenate([predicted, np.zeros(horizon - steps)])
-                for k in range(steps, horizon):
-                    predicted[k] = predicted[k - 7]
-            out[name] = predicted
-        return out
+            model = trained.models[name]
+            yield name, model, *self.ratio_at(model, values, origin, steps)
 
     def calendar(self, spec, origin: pd.Timestamp, steps: int) -> np.ndarray:
         """Calendar features of the `steps` days after `origin`, built for a year and more
@@ -175,26 +219,47 @@ class MlForecast:
 
     def predict(self, model, values: np.ndarray, origin: pd.Timestamp, steps: int) -> np.ndarray:
         """`model.predict(history, steps)` for the history `values` ending on `origin`."""
+        ratio, level, _ = self.ratio_at(model, values, origin, steps)
+        return np.clip(ratio * level, 0.0, None)
+
+    def ratio_at(
+        self, model, values: np.ndarray, origin: pd.Timestamp, steps: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the `steps` days after `origin`, the end of the history `values`: the predicted
+        ratio to the level, the level, and the gap each day's model reads at (FeatureSpec.build
+        in numpy: row h reads lags shortened to its gap and windows ending at it)."""
+        from forecasting.admissions import predict_rows
+
         spec = model.spec_
-        n, mh = values.size, spec.max_horizon
+        n, horizons = values.size, np.arange(1, steps + 1)
+        gaps = spec.gap(horizons)
+        targets = n - 1 + horizons  # each target day's position after `values`
         sums = np.concatenate([[0.0], np.cumsum(values)])
-        ends = n + np.arange(steps) - mh + 1  # exclusive end of each trailing window
+        ends = targets - gaps + 1  # exclusive end of each row's trailing windows
 
         def trailing(window: int) -> np.ndarray:
             return (sums[ends] - sums[ends - window]) / window
 
-        columns = [values[n + np.arange(steps) - lag] for lag in spec.lags]
-        columns += [trailing(window) for window in spec.windows]
-        past = np.column_stack(columns)
+        past = np.column_stack([values[targets[:, None] - spec.lags_at(gaps)],
+                                *(trailing(window) for window in spec.windows)])
         level = np.ones(steps)
         if spec.level_window is not None:
             level = np.maximum(trailing(spec.level_window), 1 / spec.level_window)
             past = past / level[:, None]
         X = np.hstack([self.calendar(spec, origin, steps), past])
-        estimator = model.estimator_
-        if hasattr(estimator, "coef_"):
-            ratio = X @ estimator.coef_ + estimator.intercept_
-        else:
-            names = list(estimator.feature_names_in_)
-            ratio = np.asarray(estimator.predict(pd.DataFrame(X, columns=names)), dtype=float)
-        return np.clip(ratio * level, 0.0, None)
+        ratio = np.empty(steps)
+        for gap in np.unique(gaps):
+            rows = gaps == gap
+            ratio[rows] = predict_rows(model.estimators_[int(gap)], X[rows])
+        return ratio, level, gaps
+
+
+def _weekly(values: np.ndarray, horizon: int) -> np.ndarray:
+    """Days ahead (the last axis) beyond the model's reach: the same weekday a week earlier."""
+    steps = values.shape[-1]
+    if horizon <= steps:
+        return values
+    extended = np.concatenate([values, np.zeros((*values.shape[:-1], horizon - steps))], -1)
+    for k in range(steps, horizon):
+        extended[..., k] = extended[..., k - 7]
+    return extended
