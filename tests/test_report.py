@@ -18,6 +18,7 @@ from experiments.report.comparison import (
     unit_table,
     write_report,
 )
+from experiments.study.folder import MARKER
 from experiments.study.run import run_study
 from experiments.study.service_levels import verdict
 from experiments.study.stats import summarise
@@ -36,8 +37,9 @@ def run_and_report(scenario, out, source):
 def test_report_is_self_contained_with_every_section(tmp_path):
     scenario = scenarios.load("winter_peak", ["horizon_days=30", "warmup_days=7",
                                               "replications=3", CHEAP])
+    (tmp_path / MARKER).write_text("{}")  # a results folder, holding an earlier run's files
     stale = pd.DataFrame({"policy": ["baseline"], "milp": [True], "fallback": [""]})
-    stale.to_parquet(tmp_path / "solves.parquet")  # an earlier run's, into the same folder
+    stale.to_parquet(tmp_path / "solves.parquet")
     (tmp_path / "forecast_backtest.csv").write_text("model,rmse\nlinear,1.0\n")
     _, paths = run_and_report(scenario, tmp_path, source="winter_peak")
     html = paths["report.html"].read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import snapshot
+from test_scenario_errors import TINY
 from typer.testing import CliRunner
 
 from experiments.cli import app
@@ -14,16 +15,6 @@ from scenarios import loader
 
 runner = CliRunner()
 SECRET = "hunter2-do-not-print"
-TINY = """\
-name: tiny
-units:
-  - name: ward
-    beds: 10
-    specialties: ["*"]
-arrivals:
-  - name: emergency
-    daily_rate: 2
-"""
 
 
 @pytest.fixture

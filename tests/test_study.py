@@ -12,6 +12,7 @@ import pytest
 import experiments.study.replications as replications
 import scenarios
 from experiments.study.run import run_study
+from experiments.study.store import STAGING
 
 ARGS = ["horizon_days=20", "warmup_days=5", "replications=3",
         "policies=[{name: static}, {name: baseline}]"]  # the study, not the policies, under test
@@ -86,7 +87,7 @@ def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     process = subprocess.Popen([*command, "--out", str(killed)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    kpis = killed / "replications" / "kpis"
+    kpis = killed / STAGING / "kpis"  # a fresh run is staged until it finishes
     while time.monotonic() < deadline and len(list(kpis.rglob("*.parquet"))) < 3:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)

@@ -21,9 +21,11 @@ from experiments.cli.forecast import app as forecast_app
 from experiments.cli.plan import plan as plan_command
 from experiments.report.comparison import service_section, write_report
 from experiments.report.stress import describe, write_stress_report
+from experiments.study.folder import claim
 from experiments.study.replications import default_workers
 from experiments.study.run import PRECISION_KPIS, run_study, run_to_precision
 from experiments.study.stats import paired_differences, summarise
+from experiments.study.store import check_one_run
 from experiments.study.stress import Condition, Sweep, load_study, run_stress, study_names
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
@@ -40,6 +42,10 @@ app.add_typer(forecast_app, name="forecast")
 app.command("plan")(plan_command)
 
 HEADLINE_KPIS = tuple(catalogue.labels("headline").items())  # (name, title), in order
+REPORTS = ("report.html", "summary.md")
+"""What `write_report` writes: removed before a study changes the tables under them."""
+OVERWRITE_HELP = ("write into OUT even if it is not a hospsim results folder, replacing "
+                  "files of hospsim's names (nothing else is deleted)")
 VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
 
 
@@ -83,6 +89,7 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="keep finished replications in OUT, run the rest")
     ] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
     dask: Annotated[
         str | None,
         typer.Option(help="run on Dask: 'local' (a LocalCluster) or a scheduler address"),
@@ -148,16 +155,19 @@ def run(
                        event_log=event_log, dask=dask, on_start=started,
                        on_done=lambda: progress.advance(bar))
         try:
-            if precision is None:
-                study = run_study(resolved, out, **options)
-            else:
-                study = run_to_precision(
-                    resolved, out, target=precision, cap=max_replications,
-                    kpis=tuple(precision_kpi or PRECISION_KPIS), **options,
-                )
-            if study.paths:  # the report after the study, from what it wrote to `out`
-                study.paths.update(write_report(out, reference))
-        except (ValueError, RuntimeError) as error:
+            with claim(out, overwrite):  # held from the study through its report
+                for name in REPORTS:
+                    (out / name).unlink(missing_ok=True)
+                if precision is None:
+                    study = run_study(resolved, out, **options)
+                else:
+                    study = run_to_precision(
+                        resolved, out, target=precision, cap=max_replications,
+                        kpis=tuple(precision_kpi or PRECISION_KPIS), **options,
+                    )
+                if study.paths:  # the report after the study, from what it wrote to `out`
+                    study.paths.update(write_report(out, reference))
+        except (ValueError, RuntimeError, OSError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
     if study.precision:
@@ -263,13 +273,20 @@ app.command("compare", help="Compare policies on a scenario: `run` with the poli
 def report(
     folder: Annotated[Path, typer.Argument(help="a folder `hospsim run` wrote")],
     reference: Annotated[str | None, typer.Option(help="policy to compare against")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
 ) -> None:
     """Rebuild report.html and summary.md from a results folder."""
     if not (folder / "manifest.json").is_file():
-        typer.echo(f"error: {folder} has no manifest.json; is it a `hospsim run` folder?",
-                   err=True)
+        typer.echo(f"error: {folder} has no manifest.json; is it a `hospsim run` folder "
+                   "(or one whose run was stopped: --resume finishes it)?", err=True)
         raise typer.Exit(2)
-    paths = write_report(folder, reference)
+    try:
+        with claim(folder, overwrite):
+            check_one_run(folder, json.loads((folder / "manifest.json").read_text()))
+            paths = write_report(folder, reference)
+    except (ValueError, KeyError, OSError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -291,6 +308,7 @@ def stress(
     set_: Annotated[list[str] | None, typer.Option("--set", help="PATH=VALUE")] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     resume: Annotated[bool, typer.Option("--resume")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
     full: Annotated[
         bool, typer.Option("--full", help="run every value, not stop once certainly broken")
     ] = False,
@@ -309,15 +327,17 @@ def stress(
         overrides += [f"replications={replications}"] if replications else []
         sweep, condition = Sweep.parse(vary), Condition.parse(until)
         _load(scenario, [*overrides, f"{sweep.path}={sweep.values[0]}"])
-        result = run_stress(
-            scenario, sweep, condition, out, overrides=overrides, policy=policy,
-            stop_when_certain=not full, workers=workers or default_workers(), resume=resume,
-            on_value=lambda v: console.print(f"{sweep.path} = {v}"),
-        )
-    except ValueError as error:
+        with claim(out, overwrite):
+            result = run_stress(
+                scenario, sweep, condition, out, overrides=overrides, policy=policy,
+                stop_when_certain=not full, workers=workers or default_workers(),
+                resume=resume, overwrite=overwrite,
+                on_value=lambda v: console.print(f"{sweep.path} = {v}"),
+            )
+            paths = write_stress_report(result, scenario, out)
+    except (ValueError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    paths = write_stress_report(result, scenario, out)
     table = Table(sweep.path, f"{condition.kpi} (mean)", "95% CI")
     for row in result.curve.itertuples():
         table.add_row(f"{row.value:g}", f"{row.mean:.4g}", f"{row.ci_low:.4g} – {row.ci_high:.4g}")

@@ -10,10 +10,14 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from experiments.files import csv_safe, replacing
 from experiments.study.store import ResultStore
 from experiments.study.warmup import WarmupChoice
 from scenarios.schema import Scenario
 
+MANIFEST = "manifest.json"
+TABLES = ("kpis.csv", "kpis.parquet", "census.parquet", "hour_of_week.parquet",
+          "events.parquet", "solves.parquet")
 PACKAGES = (
     "hospsim", "simpy", "numpy", "pandas", "scipy", "scikit-learn", "xgboost", "pulp",
     "highspy", "pydantic", "pyarrow",
@@ -84,24 +88,29 @@ def manifest(
     }
 
 
+def retire_outputs(out: Path) -> None:
+    """Remove the tables of an earlier run before the replications change under them, the
+    manifest first: without it the folder reads as unfinished, never as a mix of runs."""
+    for name in (MANIFEST, *TABLES):
+        (out / name).unlink(missing_ok=True)
+
+
 def write_outputs(out: Path, store: ResultStore, info: dict) -> dict[str, Path]:
-    """The study's tables, gathered from every replication in the store."""
+    """The study's tables, gathered from every replication in the store; the manifest, which
+    says they are whole, last."""
+    frames = {"census.parquet": store.read("census"), "hour_of_week.parquet":
+              store.read("hourly"), "events.parquet": store.read("events"),
+              "solves.parquet": store.read("solves")}  # event and solver logs may be absent
     kpis = store.read("kpis").drop(columns="scenario")
-    census = store.read("census").drop(columns="scenario")
-    paths = {name: out / name for name in
-             ("kpis.csv", "kpis.parquet", "census.parquet", "manifest.json")}
-    kpis.to_csv(paths["kpis.csv"], index=False)
-    kpis.to_parquet(paths["kpis.parquet"], index=False)
-    census.to_parquet(paths["census.parquet"], index=False)
-    paths["hour_of_week.parquet"] = out / "hour_of_week.parquet"
-    store.read("hourly").drop(columns="scenario").to_parquet(paths["hour_of_week.parquet"],
-                                                            index=False)
-    for optional in ("events", "solves"):  # event logs if asked for; solver logs if any
-        frame, path = store.read(optional), out / f"{optional}.parquet"
-        if frame is None:
-            path.unlink(missing_ok=True)  # an earlier run's, not this one's
-        else:
-            paths[path.name] = path
-            frame.drop(columns="scenario").to_parquet(path, index=False)
-    paths["manifest.json"].write_text(json.dumps(info, indent=2, default=str))
+    paths = {"kpis.csv": out / "kpis.csv"}
+    with replacing(paths["kpis.csv"]) as partial:
+        csv_safe(kpis).to_csv(partial, index=False)
+    for name, frame in {"kpis.parquet": kpis, **frames}.items():
+        if frame is not None:
+            paths[name] = out / name
+            with replacing(paths[name]) as partial:
+                frame.drop(columns="scenario", errors="ignore").to_parquet(partial, index=False)
+    paths[MANIFEST] = out / MANIFEST
+    with replacing(paths[MANIFEST]) as partial:
+        partial.write_text(json.dumps(info, indent=2, default=str))
     return paths

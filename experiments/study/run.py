@@ -18,7 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.study.output import manifest, scenario_hash, write_outputs
+from experiments.files import replacing
+from experiments.study.folder import claim
+from experiments.study.output import (
+    MANIFEST,
+    manifest,
+    retire_outputs,
+    scenario_hash,
+    write_outputs,
+)
 from experiments.study.replications import Failure, check_policies, run_replications, tasks
 from experiments.study.stats import imprecise, summarise
 from experiments.study.store import ResultStore
@@ -50,49 +58,55 @@ def run_study(
     overrides: list[str] | None = None,
     workers: int = 1,
     resume: bool = False,
+    overwrite: bool = False,
     event_log: bool = False,
     dask: str | None = None,
     on_start: Callable[[Scenario, int, int], None] | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> Study:
     """Run the replications missing from `out` (all of them unless `resume`), store each as
-    it finishes, then write kpis.csv/.parquet, census.parquet and manifest.json."""
+    it finishes, then write kpis.csv/.parquet, census.parquet and manifest.json.
+
+    `out` must be new, empty or a results folder (`overwrite`: any folder, see
+    `experiments.study.folder`); it is locked while the study runs."""
     check_policies(scenario)
     los_model_for(scenario)  # train (or load) once here, so workers only load it
     scenario, warmup = resolve_warmup(scenario)
-    out = Path(out)
-    store = ResultStore(out, scenario.name)
-    identity = {
-        "scenario": scenario.name,
-        "scenario_sha256": scenario_hash(scenario.model_copy(update={"replications": 1})),
-        "seed": scenario.seed,
-        "event_log": event_log,
-    }
-    store.start(identity, resume)
-    done = store.completed()
-    todo = [task for task in tasks(scenario) if task.key not in done]
-    if on_start:
-        on_start(scenario, len(todo), len(done))
-    started = time.perf_counter()
-    failures = []
-    for task, outcome in run_replications(scenario, todo, workers, event_log, dask):
-        if isinstance(outcome, Failure):
-            failures.append(outcome)
-            store.save_failure(*task.key, outcome.record())
-        else:
-            store.save(outcome, scenario.seed)
-        if on_done:
-            on_done()
-    wall = time.perf_counter() - started
-    info = manifest(scenario, source, overrides or [], warmup, workers, wall)
-    info["backend"] = dask or ("in-process" if workers <= 1 else "process pool")
-    info["failures"] = [f.record() for f in failures]
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    if store.completed():
-        paths = write_outputs(out, store, info)
-        paths.update(store_backtest(scenario, out))
-    kpis = pd.read_csv(paths["kpis.csv"]) if paths else pd.DataFrame()
+    with claim(Path(out), overwrite) as out:
+        store = ResultStore(out, scenario.name)
+        identity = {
+            "scenario": scenario.name,
+            "scenario_sha256": scenario_hash(scenario.model_copy(update={"replications": 1})),
+            "seed": scenario.seed,
+            "event_log": event_log,
+        }
+        store.start(identity, resume)
+        done = store.completed()
+        todo = [task for task in tasks(scenario) if task.key not in done]
+        if on_start:
+            on_start(scenario, len(todo), len(done))
+        started = time.perf_counter()
+        failures = []
+        for task, outcome in run_replications(scenario, todo, workers, event_log, dask):
+            if isinstance(outcome, Failure):
+                failures.append(outcome)
+                store.save_failure(*task.key, outcome.record())
+            else:
+                store.save(outcome, scenario.seed)
+            if on_done:
+                on_done()
+        wall = time.perf_counter() - started
+        info = manifest(scenario, source, overrides or [], warmup, workers, wall)
+        info["backend"] = dask or ("in-process" if workers <= 1 else "process pool")
+        info["failures"] = [f.record() for f in failures]
+        info["run"] = store.run_id  # the replications' run, checked by `check_one_run`
+        retire_outputs(out)
+        store.commit()
+        paths = {}
+        if store.completed():
+            paths = store_backtest(scenario, out)
+            paths.update(write_outputs(out, store, info))
+        kpis = pd.read_parquet(paths["kpis.parquet"]) if paths else pd.DataFrame()
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
 
 
@@ -133,9 +147,10 @@ def run_to_precision(
     study.ran, study.reused = ran, reused
     study.precision = {"target": target, "kpis": list(kpis), "cap": cap, "replications": n,
                        "still_imprecise": loose}
-    manifest_path = study.paths.get("manifest.json")
+    manifest_path = study.paths.get(MANIFEST)
     if manifest_path:
         info = json.loads(manifest_path.read_text())
         info["replication_rule"] = study.precision
-        manifest_path.write_text(json.dumps(info, indent=2, default=str))
+        with replacing(manifest_path) as partial:
+            partial.write_text(json.dumps(info, indent=2, default=str))
     return study

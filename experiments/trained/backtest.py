@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.files import csv_safe, replacing
 from experiments.trained.arrival_forecast import (
     HISTORY_DAYS,
     feature_spec,
@@ -46,7 +47,8 @@ def store_backtest(scenario: Scenario, out: Path) -> dict[str, Path]:
     if not uses_trained_forecast(scenario):
         path.unlink(missing_ok=True)
         return {}
-    backtest_table(scenario).to_csv(path, index=False)
+    with replacing(path) as partial:
+        csv_safe(backtest_table(scenario)).to_csv(partial, index=False)
     return {FILE: path}
 
 
