@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import experiments.study.run as study_run
 import scenarios
-from experiments.cli import app
+from experiments.cli import REPORTS, app
 from experiments.study.folder import HOLDER, LOCK, MARKER, FolderError, claim
 from experiments.study.run import run_study
 from experiments.study.store import FINAL, STAGING, ResultStore
@@ -112,16 +112,18 @@ def test_a_killed_rerun_leaves_the_earlier_results_whole(tmp_path, monkeypatch) 
         raise KeyboardInterrupt  # stands for a kill part-way through the replications
 
     monkeypatch.setattr(study_run, "run_replications", killed)
-    with pytest.raises(KeyboardInterrupt):
-        run_study(cheap().model_copy(update={"seed": 7}), out)
+    with pytest.raises(KeyboardInterrupt):  # as `hospsim run` would, its report derived
+        run_study(cheap().model_copy(update={"seed": 7}), out, derived=REPORTS)
     monkeypatch.undo()
     after = snapshot(out)
     assert any(name.startswith(STAGING) for name in after)  # the new run is staged
     assert {k: v for k, v in after.items() if not k.startswith(STAGING)} == before
     result = runner.invoke(app, ["report", str(out)])  # still one run's report
     assert result.exit_code == 0, result.output
-    resumed = run_study(cheap().model_copy(update={"seed": 7}), out, resume=True)
+    resumed = run_study(cheap().model_copy(update={"seed": 7}), out, resume=True,
+                        derived=REPORTS)
     assert resumed.ran == 2 and not (out / STAGING).exists()
+    assert not (out / "report.html").exists()  # the earlier run's, no longer its data's
     assert json.loads((out / "manifest.json").read_text())["seed"] == 7
 
 

@@ -43,7 +43,7 @@ app.command("plan")(plan_command)
 
 HEADLINE_KPIS = tuple(catalogue.labels("headline").items())  # (name, title), in order
 REPORTS = ("report.html", "summary.md")
-"""What `write_report` writes: removed before a study changes the tables under them."""
+"""What `write_report` writes: removed when a study replaces the tables they describe."""
 OVERWRITE_HELP = ("write into OUT even if it is not a hospsim results folder, replacing "
                   "files of hospsim's names (nothing else is deleted)")
 VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
@@ -152,12 +152,10 @@ def run(
             progress.update(bar, total=todo)
 
         options = dict(source=scenario, overrides=overrides, workers=workers, resume=resume,
-                       event_log=event_log, dask=dask, on_start=started,
-                       on_done=lambda: progress.advance(bar))
+                       overwrite=overwrite, derived=REPORTS, event_log=event_log, dask=dask,
+                       on_start=started, on_done=lambda: progress.advance(bar))
         try:
             with claim(out, overwrite):  # held from the study through its report
-                for name in REPORTS:
-                    (out / name).unlink(missing_ok=True)
                 if precision is None:
                     study = run_study(resolved, out, **options)
                 else:

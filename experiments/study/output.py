@@ -88,10 +88,11 @@ def manifest(
     }
 
 
-def retire_outputs(out: Path) -> None:
-    """Remove the tables of an earlier run before the replications change under them, the
-    manifest first: without it the folder reads as unfinished, never as a mix of runs."""
-    for name in (MANIFEST, *TABLES):
+def retire_outputs(out: Path, derived: tuple[str, ...] = ()) -> None:
+    """Remove the tables of an earlier run (and the files `derived` from them, a report)
+    before the replications change under them, the manifest first: without it the folder
+    reads as unfinished, never as a mix of runs."""
+    for name in (MANIFEST, *TABLES, *derived):
         (out / name).unlink(missing_ok=True)
 
 

@@ -59,6 +59,7 @@ def run_study(
     workers: int = 1,
     resume: bool = False,
     overwrite: bool = False,
+    derived: tuple[str, ...] = (),
     event_log: bool = False,
     dask: str | None = None,
     on_start: Callable[[Scenario, int, int], None] | None = None,
@@ -68,7 +69,8 @@ def run_study(
     it finishes, then write kpis.csv/.parquet, census.parquet and manifest.json.
 
     `out` must be new, empty or a results folder (`overwrite`: any folder, see
-    `experiments.study.folder`); it is locked while the study runs."""
+    `experiments.study.folder`); it is locked while the study runs. Files `derived` from the
+    tables (a report) are removed with the earlier tables, when the new ones replace them."""
     check_policies(scenario)
     los_model_for(scenario)  # train (or load) once here, so workers only load it
     scenario, warmup = resolve_warmup(scenario)
@@ -100,7 +102,7 @@ def run_study(
         info["backend"] = dask or ("in-process" if workers <= 1 else "process pool")
         info["failures"] = [f.record() for f in failures]
         info["run"] = store.run_id  # the replications' run, checked by `check_one_run`
-        retire_outputs(out)
+        retire_outputs(out, derived)
         store.commit()
         paths = {}
         if store.completed():
