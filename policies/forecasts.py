@@ -20,10 +20,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import Scenario
+from scenarios.schema import SEVERITIES, Scenario, home_unit
 from simulator import HospitalView, Patient
-from simulator.calendar import HOURS_PER_DAY
-from simulator.pathway import phase_plan
+from simulator.calendar import HOURS_PER_DAY, hourly_rates, surge_extras
+from simulator.demand import merged_mix
+from simulator.pathway import first_unit, phase_plan
 
 
 class ArrivalForecast(Protocol):
@@ -91,23 +92,95 @@ class Perfect:
         return out
 
 
+class Rate:
+    """The expected arrivals per unit and day of the scenario's own demand process (its
+    rates, profiles, holidays and surges, split over units by its case mix): what a
+    forecaster that knew the process exactly would say, with none of the day's Poisson luck
+    (which `Perfect` knows). The best any forecast can do without clairvoyance."""
+
+    def __init__(self) -> None:
+        self._rates: tuple[Scenario, dict[str, np.ndarray]] | None = None
+
+    def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray]:
+        scenario = view.scenario
+        if self._rates is None or self._rates[0] is not scenario:
+            self._rates = (scenario, daily_rates(scenario))
+        rates = self._rates[1]
+        out = {}
+        for unit in view.units:
+            window = rates[unit.name][view.day : view.day + horizon]
+            out[unit.name] = np.pad(window, (0, horizon - window.size))
+        return out
+
+
+def daily_rates(scenario: Scenario) -> dict[str, np.ndarray]:
+    """Expected arrivals per first-need unit on each day of a run (warm-up included): each
+    stream's and surge's hourly rates as `simulator.demand.draw_arrivals` draws them, times
+    the share of its case mix whose first bed request is for the unit."""
+    days = scenario.warmup + scenario.horizon_days
+    out = {u.name: np.zeros(days) for u in scenario.units}
+    for s, stream in enumerate(scenario.arrivals):
+        base = hourly_rates(scenario, stream, days)
+        extras = surge_extras(scenario, stream, base)
+        reduced = base + sum((np.minimum(e, 0.0) for e in extras), np.zeros_like(base))
+        components = [(-1, np.maximum(reduced, 0.0))]
+        components += [(k, np.maximum(e, 0.0)) for k, e in enumerate(extras)]
+        for k, hourly in components:
+            daily = hourly.reshape(days, HOURS_PER_DAY).sum(axis=1)
+            for unit, share in first_unit_shares(scenario, s, k).items():
+                out[unit] += share * daily
+    return out
+
+
+def first_unit_shares(scenario: Scenario, stream: int, surge: int) -> dict[str, float]:
+    """Share of one stream's (and surge component's) patients whose first bed request is
+    for each unit: diagnosis group and age give the home ward, severity the ICU need."""
+    mix = merged_mix(scenario, stream, surge)
+    severity = np.array([mix.severity.get(s, 0.0) for s in SEVERITIES])
+    icu = float(severity @ np.array([mix.icu_probability.get(s, 0.0) for s in SEVERITIES])
+                / severity.sum())
+    groups = list(mix.diagnosis_group.values())
+    group_total = sum(g.share for g in groups)
+    age_total = sum(mix.age_group.values())
+    shares: dict[str, float] = {}
+    for group in groups:
+        for age, age_share in mix.age_group.items():
+            home = home_unit(scenario.units, group.specialty, age)
+            if home is None:
+                continue
+            weight = group.share / group_total * age_share / age_total
+            for needs_icu, p in ((True, icu), (False, 1.0 - icu)):
+                name = scenario.units[first_unit(scenario, home, needs_icu)].name
+                shares[name] = shares.get(name, 0.0) + weight * p
+    return shares
+
+
 NOISY = "noisy"
+AROUND = {"truth": Perfect, "rate": Rate}
+"""What a noisy forecast adds its error to: the arrivals that will come, or the expected
+arrivals of the demand process."""
 
 
 @dataclass(frozen=True)
 class Noise:
     """Controlled forecast error: the truth times (1 + bias) times lognormal noise of log-sd
     `sigma` and mean one, so `bias` alone sets the mean error and `sigma` alone the spread.
-    Written in a policy's parameters as `{source: noisy, sigma: 0.2, bias: 0.0}`."""
+    Written in a policy's parameters as `{source: noisy, sigma: 0.2, bias: 0.0}`; with
+    `around: rate` the error is added to the demand process's expected arrivals (`Rate`)
+    instead of the arrivals that will come (`truth`, the default)."""
 
     sigma: float
     bias: float = 0.0
+    around: str = "truth"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.sigma) and 0.0 <= self.sigma <= 3.0):
             raise ValueError(f"noisy forecast: need 0 <= sigma <= 3, got {self.sigma}")
         if not (math.isfinite(self.bias) and self.bias > -1.0):
             raise ValueError(f"noisy forecast: need bias > -1 (a share), got {self.bias}")
+        if self.around not in AROUND:
+            raise ValueError(f"noisy forecast: around must be {' or '.join(AROUND)}, got "
+                             f"{self.around!r}")
 
     @classmethod
     def parse(cls, spec: Mapping) -> Noise:
@@ -116,10 +189,12 @@ class Noise:
         if fields.pop("source", None) != NOISY:
             raise ValueError(f"a forecast given as a mapping needs source: {NOISY} "
                              f"(with sigma and bias), got {dict(spec)}")
-        unknown = sorted(set(fields) - {"sigma", "bias"})
+        unknown = sorted(set(fields) - {"sigma", "bias", "around"})
         if unknown or "sigma" not in fields:
-            raise ValueError(f"noisy forecast: expected sigma (and bias), got {dict(spec)}")
-        return cls(float(fields["sigma"]), float(fields.get("bias", 0.0)))
+            raise ValueError(f"noisy forecast: expected sigma (and bias, around), got "
+                             f"{dict(spec)}")
+        return cls(float(fields["sigma"]), float(fields.get("bias", 0.0)),
+                   str(fields.get("around", "truth")))
 
     def factors(self, seed: np.random.SeedSequence, shape: tuple[int, ...]) -> np.ndarray:
         """One multiplicative error per element, from standard normals drawn from `seed`
@@ -128,37 +203,43 @@ class Noise:
         return (1.0 + self.bias) * np.exp(self.sigma * z - self.sigma**2 / 2)
 
     def __str__(self) -> str:
-        return f"{NOISY} σ={self.sigma:g}" + (f" bias={self.bias:+g}" if self.bias else "")
+        return (f"{NOISY} σ={self.sigma:g}" + (f" bias={self.bias:+g}" if self.bias else "")
+                + (f" around {self.around}" if self.around != "truth" else ""))
 
 
-class Noisy(Perfect):
-    """The arrivals that will really come, each unit's count for each day at each horizon
-    times its own `Noise` factor (drawn once per run for every morning and horizon): a
-    forecast whose error is chosen, to trace what forecast error costs."""
+class Noisy:
+    """The arrivals that will really come (or, `around: rate`, the expected ones), each
+    unit's count for each day at each horizon times its own `Noise` factor (drawn once per
+    run for every morning and horizon): a forecast whose error is chosen, to trace what
+    forecast error costs."""
 
     def __init__(self, noise: Noise) -> None:
-        super().__init__()
         self.noise = noise
+        self.base: ArrivalForecast = AROUND[noise.around]()
         self.seed: np.random.SeedSequence | None = None
         self._factors: np.ndarray | None = None  # units x days x horizon
+
+    def reveal(self, truth: pd.DataFrame) -> None:
+        if isinstance(self.base, Perfect):
+            self.base.reveal(truth)
 
     def seed_noise(self, seed: np.random.SeedSequence) -> None:
         self.seed, self._factors = seed, None
 
     def expected(self, view: HospitalView, horizon: int) -> dict[str, np.ndarray] | None:
-        truth = super().expected(view, horizon)
+        base = self.base.expected(view, horizon)
         if self.seed is None:
             raise RuntimeError("the noisy forecast needs its seed: the simulator hands it one")
         if self._factors is None or self._factors.shape[2] < horizon:
-            days = max(c.size for c in self.counts.values()) if self.counts else 0
+            days = view.scenario.warmup + view.scenario.horizon_days
             self._factors = self.noise.factors(self.seed, (len(view.units), days + 1, horizon))
         day = min(view.day, self._factors.shape[1] - 1)
         return {name: values * self._factors[i, day, :horizon]
-                for i, (name, values) in enumerate(truth.items())}
+                for i, (name, values) in enumerate(base.items())}
 
 
 SOURCES: Mapping[str, Callable[[], ArrivalForecast]] = MappingProxyType({
-    "historical": Historical, "perfect": Perfect,
+    "historical": Historical, "perfect": Perfect, "rate": Rate,
 })
 """The built-in sources, by the name a policy's `forecast` parameter gives (fixed)."""
 

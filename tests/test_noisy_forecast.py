@@ -13,9 +13,12 @@ from experiments.report.comparison import number
 from experiments.report.error_curve import curve_sentences, error_curves
 from experiments.trained.wiring import build_policy, knows_the_future
 from policies import make_policy
-from policies.forecasts import Noise
+from policies.forecasts import Noise, Perfect, daily_rates
 from scenarios.schema import PolicySpec
 from simulator import simulate
+from simulator.demand import RandomStreams, draw_patients
+from simulator.hospital import Hospital
+from simulator.los import ParametricLos
 
 SHORT = ["horizon_days=40", "warmup_days=14"]
 
@@ -162,3 +165,54 @@ def test_the_curve_reads_as_a_sentence_and_draws():
                                "and the ICU refusal rate by +1.00 percentage points")
     assert "historical (MAE 4.20) total cost +4,500" in sentence
     assert figures.error_curves(curves).startswith("<svg")
+
+
+# ----------------------------------------------------------------- around the demand's rate
+def drawn_truth(scenario, seed: int):
+    """Every patient of one replication as drawn (what the simulator reveals)."""
+    days = scenario.warmup + scenario.horizon_days
+    patients = draw_patients(scenario, days, ParametricLos(scenario.los),
+                             RandomStreams.spawn(seed))
+    return Hospital(scenario, make_policy("static"), patients, days).truth()
+
+
+@pytest.mark.parametrize("name", ["baseline", "pandemic_surge"])
+def test_the_rate_source_is_the_mean_of_the_arrivals_it_forecasts(name):
+    """Per unit, the expected arrivals over two years (the surge included) against those
+    drawn: within 4 standard errors of a Poisson count of that mean."""
+    scenario = scenarios.load(name, ["horizon_days=702"])
+    rates = daily_rates(scenario)
+    truth = Perfect()
+    truth.reveal(drawn_truth(scenario, 7))
+    for unit, counts in truth.counts.items():
+        expected = rates[unit][: counts.size].sum()
+        assert abs(counts.sum() - expected) < 4 * np.sqrt(expected), unit
+
+
+def test_noise_around_the_rate_starts_from_the_rate_source():
+    assert run({"forecast": noisy(0.0) | {"around": "rate"}}) == run({"forecast": "rate"})
+    assert knows_the_future(PolicySpec(name="greedy", params={"forecast": "rate"}))
+    with pytest.raises(ValueError, match="around must be truth or rate"):
+        make_policy("greedy", {"forecast": noisy(0.1) | {"around": "mean"}})
+
+
+def test_curves_around_the_truth_and_the_rate_are_drawn_apart():
+    specs = [
+        {"name": "greedy", "label": "g+perfect", "params": {"forecast": "perfect"}},
+        {"name": "greedy", "label": "g+rate", "params": {"forecast": "rate"}},
+        {"name": "greedy", "label": "g+n0.2", "params": {"forecast": noisy(0.2)}},
+        {"name": "greedy", "label": "g+r0.2",
+         "params": {"forecast": noisy(0.2) | {"around": "rate"}}},
+        {"name": "greedy", "label": "g+historical", "params": {"forecast": "historical"}},
+    ]
+    scenario = scenarios.load("baseline", [f"policies={json.dumps(specs)}"])
+    rows = [{"policy": p["label"], "replication": r, "seed": r, "cost_total": 1.0 * r + k,
+             "forecast_mae": 1.0 + k + 0.1 * r, "overflow": 1.0, "icu_refusal_rate": 0.0,
+             "staffed_bed_days": 1.0, "occupied_bed_days": 1.0}
+            for k, p in enumerate(specs) for r in range(3)]
+    curves = {c["around"]: c for c in error_curves(pd.DataFrame(rows), scenario)}
+    assert curves["truth"]["reference"] == "g+perfect"
+    assert curves["rate"]["reference"] == "g+rate"
+    # each curve places the other's zero-error source and historical, never its noisy points
+    assert {p["key"] for p in curves["rate"]["placed"]} == {"g+perfect", "g+historical"}
+    assert {p["key"] for p in curves["truth"]["placed"]} == {"g+rate", "g+historical"}

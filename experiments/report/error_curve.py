@@ -1,17 +1,18 @@
-"""The forecast-error → outcome curve (issue 11 item 3): what a policy's outcomes do as its
+"""The forecast-error -> outcome curve (issue 11 item 3): what a policy's outcomes do as its
 forecast error grows, on the same patients, and where the real forecast sources sit.
 
-A curve is one policy run with the `noisy` source (the truth with lognormal error of chosen
-sigma, `policies.forecasts.Noise`) at several sigmas, all else equal; a `perfect` forecast
-is the same curve's zero-error point (noisy with sigma 0 gives identical numbers,
-`tests/test_noisy_forecast.py`). Separately for arrivals (`forecast`, error measured as the
-realised same-day MAE in patients a day, `forecast_mae`) and for stays (`los_forecast`,
+A curve is one policy run with the `noisy` source (lognormal error of chosen sigma,
+`policies.forecasts.Noise`, around the arrivals that will come or, `around: rate`, around
+the demand process's expected arrivals) at several sigmas, all else equal; the `perfect`
+(or `rate`) forecast is the curve's zero-error point (noisy with sigma 0 gives identical
+numbers, `tests/test_noisy_forecast.py`). Separately for arrivals (`forecast`; error as the
+realised same-day MAE in patients a day, `forecast_mae`) and for stays (`los_forecast`;
 realised MAE in days, `los_forecast_mae`). Every value is a paired change from the curve's
 smallest-error point, replication by replication (common random numbers), so its 95% CI
 carries no patient-to-patient noise. The same policy run with a named source (historical,
 ml, predicted...) and otherwise the same parameters is placed on the figure at its own
-realised error: whether it sits on, above or below the curve says whether its errors cost
-what random errors of that size would.
+realised error: on, above or below the curve, its errors cost what random errors of that
+size would, more, or less.
 
 The price of error is the slope of a straight line fitted to each replication's curve
 (KPI against realised MAE), averaged with its 95% CI across replications, and scaled to a
@@ -27,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from experiments.study.stats import confidence_interval
-from experiments.trained.wiring import PERFECT_INFORMATION, PERFECT_SOURCE, noise_of, source_label
+from experiments.trained.wiring import (
+    PERFECT_INFORMATION,
+    PERFECT_SOURCE,
+    RATE_SOURCE,
+    noise_of,
+    source_label,
+)
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -53,13 +60,23 @@ AXES = (
 )
 
 
-def _curve_sigma(value: object) -> float | None:
-    """A curve point's sigma: 0 for the perfect source, the noise's for an unbiased noisy
-    one; None for anything else (a point placed on the figure)."""
-    if value == PERFECT_SOURCE:
-        return 0.0
+ZERO_ERROR = {PERFECT_SOURCE: "truth", RATE_SOURCE: "rate"}  # each curve's sigma-0 source
+
+
+def _on_curve(value: object) -> tuple[str, float] | None:
+    """(what the error is around, sigma) of a curve point: sigma 0 for the perfect or rate
+    source, the noise's for an unbiased noisy one; None for anything else."""
+    if isinstance(value, str) and value in ZERO_ERROR:
+        return ZERO_ERROR[value], 0.0
     noise = noise_of(value)
-    return noise.sigma if noise is not None and noise.bias == 0 else None
+    return (noise.around, noise.sigma) if noise is not None and noise.bias == 0 else None
+
+
+def _placed(value: object) -> bool:
+    """Shown as a point beside other curves: any source but an unbiased noisy one (which
+    lies on a curve of its own)."""
+    point = _on_curve(value)
+    return point is None or point[1] == 0.0
 
 
 def _paired(kpis: pd.DataFrame, key: str, reference: str, kpi: str) -> np.ndarray:
@@ -96,16 +113,22 @@ def error_curves(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
         if axis.error not in kpis.columns:
             continue
         for (name, _), members in _groups(scenario, set(kpis["policy"]), axis).items():
-            on_curve = sorted((s, k) for k, v in members if (s := _curve_sigma(v)) is not None)
-            if len({s for s, _ in on_curve}) < 2:
-                continue
-            reference = on_curve[0][1]
-            points = [_point(kpis, key, reference, axis, sigma=sigma) for sigma, key in on_curve]
-            placed = [_point(kpis, key, reference, axis, source=source_label(value))
-                      for key, value in members if _curve_sigma(value) is None]
-            curves.append({"policy": name, "axis": axis, "reference": reference,
-                           "points": points, "placed": placed,
-                           "slope": _slopes(kpis, [k for _, k in on_curve], axis, year)})
+            points_by_centre: dict[str, list[tuple[float, str]]] = {}
+            for key, value in members:
+                if (point := _on_curve(value)) is not None:
+                    points_by_centre.setdefault(point[0], []).append((point[1], key))
+            for centre, points in points_by_centre.items():
+                on_curve = sorted(points)
+                if len({s for s, _ in on_curve}) < 2:
+                    continue
+                reference = on_curve[0][1]
+                keys = {k for _, k in on_curve}
+                placed = [_point(kpis, key, reference, axis, source=source_label(value))
+                          for key, value in members if key not in keys and _placed(value)]
+                curves.append({
+                    "policy": name, "axis": axis, "around": centre, "reference": reference,
+                    "points": [_point(kpis, k, reference, axis, sigma=s) for s, k in on_curve],
+                    "placed": placed, "slope": _slopes(kpis, sorted(keys), axis, year)})
     return curves
 
 

@@ -25,6 +25,7 @@ TRAINED_SOURCES: dict[str, str] = {"ml": "linear", "ml_xgboost": "xgboost"}
 """Trained forecast sources by name, and the `forecasting.admissions` model each fits."""
 
 PERFECT_SOURCE = "perfect"  # the built-in source that reads the revealed truth
+RATE_SOURCE = "rate"  # the built-in source that reads the demand process itself
 PERFECT_INFORMATION = {"oracle": "milp"}  # the oracle is the MILP told the whole truth
 TRUTH = "perfect information"  # the oracle's source, when sources are compared
 
@@ -73,10 +74,11 @@ def build_policy(spec: PolicySpec) -> Policy:
 
 def knows_the_future(spec: PolicySpec) -> bool:
     """A bound rather than a policy a hospital could run: the oracle, or forecasts made
-    from the truth (perfect or noisy, of arrivals or of stays)."""
+    from the truth or the demand process itself (perfect, rate or noisy, of arrivals or of
+    stays)."""
     sources = (spec.params.get("forecast"), spec.params.get("los_forecast"))
     return spec.name in PERFECT_INFORMATION or any(
-        s == PERFECT_SOURCE or isinstance(s, Mapping) for s in sources)
+        s in (PERFECT_SOURCE, RATE_SOURCE) or isinstance(s, Mapping) for s in sources)
 
 
 def forecast_group(spec: PolicySpec) -> tuple[str, str] | None:
