@@ -8,14 +8,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import scenarios
-from experiments.trained.arrival_forecast import HISTORY_DAYS, MlForecast, simulated_history, train
+from experiments.trained.arrival_forecast import (
+    HISTORY_DAYS,
+    MlForecast,
+    Trained,
+    feature_spec,
+    reach,
+    scenario_key,
+    simulated_history,
+    train,
+)
 from experiments.trained.wiring import build_policy
+from forecasting.admissions import make_model
+from forecasting.features import lag_14
 from policies import make_policy
 from policies.forecasts import Historical
 from scenarios.schema import PolicySpec
@@ -76,17 +88,39 @@ def test_history_ends_the_day_before_the_run_and_matches_its_demand():
     assert train(scenario) is train(scenario)  # once per scenario and process
 
 
-def test_fast_features_equal_the_forecasters_predict():
+@pytest.mark.parametrize("lag_14_spec", [False, True])
+@pytest.mark.parametrize("name", ["linear", "xgboost"])
+def test_fast_path_equals_the_forecasters_predict_and_quantiles(name, lag_14_spec):
     scenario = scenarios.load("baseline", SHORT)
     trained = train(scenario)
-    source = MlForecast()
-    for name, model in trained.models.items():
-        values = trained.history[name][-trained.tail:]
-        index = pd.date_range(trained.first + pd.Timedelta(days=HISTORY_DAYS - values.size),
-                              periods=values.size, freq="D")
-        expected = model.predict(pd.Series(values, index=index), 7).to_numpy()
-        got = source.predict(model, values, index[-1], 7)
-        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+    unit = "medicine"
+    spec = feature_spec(scenario)
+    params = {"n_estimators": 20} if name == "xgboost" else {}
+    history = pd.Series(trained.history[unit],
+                        index=pd.date_range(trained.first, periods=HISTORY_DAYS, freq="D"))
+    model = make_model(name, features=lag_14(spec) if lag_14_spec else spec,
+                       interval_days=200, **params).fit(history.iloc[:600])
+    source = MlForecast(name)
+    tail = reach(model.spec_)
+    values = history.to_numpy()[-tail:]
+    got = source.predict(model, values, history.index[-1], 14)
+    np.testing.assert_allclose(got, model.predict(history, 14).to_numpy(), rtol=1e-9, atol=1e-9)
+
+    source.trained = Trained(trained.first, trained.history, {unit: model}, tail)
+    source._scenario = (scenario, scenario_key(scenario))
+    levels = (0.05, 0.5, 0.95)
+    run = [3, 5, 4]
+    view = SimpleNamespace(scenario=scenario, units=[SimpleNamespace(name=unit)],
+                           arrival_history=lambda _: run)
+    extended = pd.concat([history, pd.Series(run, index=pd.date_range(
+        history.index[-1] + pd.Timedelta(days=1), periods=len(run), freq="D"))])
+    quantiles = source.quantiles(view, 9, levels)[unit]
+    expected = model.predict_quantiles(extended, 9, levels).to_numpy().T
+    np.testing.assert_allclose(quantiles, expected, rtol=1e-9, atol=1e-9)
+    assert quantiles.shape == (3, 9) and (np.diff(quantiles, axis=0) >= 0).all()
+    mean = source.expected(view, 21)[unit]  # beyond 14 days: the weekday a week earlier
+    np.testing.assert_allclose(mean[:14], model.predict(extended, 14).to_numpy(), atol=1e-9)
+    np.testing.assert_array_equal(mean[14:], mean[7:14])
 
 
 class Recorder:

@@ -121,9 +121,13 @@ def train(scenario: Scenario, model: str = "linear") -> Trained:
             .fit(pd.Series(counts, index=index))
             for unit, counts in history.items()
         }
-        tail = max(*spec.lags, *spec.windows, spec.level_window or 0) + spec.max_horizon + 7
-        _CACHE[key] = Trained(pd.Timestamp(first), history, models, tail)
+        _CACHE[key] = Trained(pd.Timestamp(first), history, models, reach(spec))
     return _CACHE[key]
+
+
+def reach(spec) -> int:
+    """Days of history a forecast with `spec`'s features reads (a week to spare)."""
+    return max(*spec.lags, *spec.windows, spec.level_window or 0) + spec.max_horizon + 7
 
 
 def feature_spec(scenario: Scenario):
@@ -150,6 +154,7 @@ class MlForecast:
         self.trained: Trained | None = None
         self._scenario: tuple[Scenario, str] | None = None  # the scenario trained for, its key
         self._calendar: tuple[pd.Timestamp, np.ndarray] | None = None
+        self._plans: dict[tuple[object, int], _Plan] = {}
 
     def for_scenario(self, scenario: Scenario) -> Trained:
         """The forecasters trained on `scenario`'s demand (`scenario_key`): a scenario with
@@ -158,6 +163,7 @@ class MlForecast:
             key = scenario_key(scenario)
             if self._scenario is None or self._scenario[1] != key:
                 self.trained, self._calendar = train(scenario, self.model), None
+                self._plans = {}
             self._scenario = (scenario, key)
         return self.trained
 
@@ -197,7 +203,8 @@ class MlForecast:
             run = view.arrival_history(name)
             past = trained.history[name]
             origin = trained.first + pd.Timedelta(days=past.size + len(run) - 1)
-            values = np.concatenate([past[past.size - trained.tail :], run])[-trained.tail :]
+            recent = np.asarray(run[-trained.tail :], dtype=float)
+            values = np.concatenate([past[past.size - trained.tail + recent.size :], recent])
             model = trained.models[name]
             yield name, model, *self.ratio_at(model, values, origin, steps)
 
@@ -228,30 +235,57 @@ class MlForecast:
         """For the `steps` days after `origin`, the end of the history `values`: the predicted
         ratio to the level, the level, and the gap each day's model reads at (FeatureSpec.build
         in numpy: row h reads lags shortened to its gap and windows ending at it)."""
-        from forecasting.admissions import predict_rows
-
-        spec = model.spec_
-        n, horizons = values.size, np.arange(1, steps + 1)
-        gaps = spec.gap(horizons)
-        targets = n - 1 + horizons  # each target day's position after `values`
+        key = (model, steps)
+        if key not in self._plans:
+            self._plans[key] = _Plan.of(model, steps)
+        plan, spec = self._plans[key], model.spec_
         sums = np.concatenate([[0.0], np.cumsum(values)])
-        ends = targets - gaps + 1  # exclusive end of each row's trailing windows
 
         def trailing(window: int) -> np.ndarray:
-            return (sums[ends] - sums[ends - window]) / window
+            return (sums[plan.ends] - sums[plan.ends - window]) / window
 
-        past = np.column_stack([values[targets[:, None] - spec.lags_at(gaps)],
-                                *(trailing(window) for window in spec.windows)])
+        past = np.column_stack([values[plan.lags], *(trailing(w) for w in spec.windows)])
         level = np.ones(steps)
         if spec.level_window is not None:
             level = np.maximum(trailing(spec.level_window), 1 / spec.level_window)
             past = past / level[:, None]
         X = np.hstack([self.calendar(spec, origin, steps), past])
+        if plan.coef is not None:
+            return np.einsum("ij,ij->i", X, plan.coef) + plan.intercept, level, plan.gaps
+        from forecasting.admissions import predict_rows
+
         ratio = np.empty(steps)
-        for gap in np.unique(gaps):
-            rows = gaps == gap
+        for gap in np.unique(plan.gaps):
+            rows = plan.gaps == gap
             ratio[rows] = predict_rows(model.estimators_[int(gap)], X[rows])
-        return ratio, level, gaps
+        return ratio, level, plan.gaps
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where each of `steps` forecast rows reads, as indices from the end of the history
+    (the same every morning), and for a linear model each row's coefficients: worked out
+    once per model rather than every morning."""
+
+    gaps: np.ndarray
+    lags: np.ndarray  # steps x lags, into the history
+    ends: np.ndarray  # into its cumulative sums (one longer): the end of each row's windows
+    coef: np.ndarray | None  # steps x features
+    intercept: np.ndarray | None
+
+    @classmethod
+    def of(cls, model, steps: int) -> _Plan:
+        horizons = np.arange(1, steps + 1)
+        gaps = model.spec_.gap(horizons)
+        estimators = [model.estimators_[int(g)] for g in gaps]
+        linear = all(hasattr(e, "coef_") for e in estimators)
+        return cls(
+            gaps=gaps,
+            lags=horizons[:, None] - 1 - model.spec_.lags_at(gaps),  # the target is at +h
+            ends=horizons - gaps - 1,
+            coef=np.stack([e.coef_ for e in estimators]) if linear else None,
+            intercept=np.array([e.intercept_ for e in estimators]) if linear else None,
+        )
 
 
 def _weekly(values: np.ndarray, horizon: int) -> np.ndarray:
