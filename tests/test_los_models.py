@@ -258,9 +258,8 @@ def test_artefacts_round_trip(models, split, tmp_path, kind):
     manifest = artefacts.read_manifest(path)
     assert manifest["data_hash"] == digest
     assert manifest["metrics"] == model.metadata["metrics"]
-    assert set(manifest["files"]) == {
-        "model.joblib", "booster.json" if kind == "xgboost" else "estimator.joblib"
-    }
+    assert set(manifest["files"]) == {"model.json", "arrays.npz"} | (
+        {"booster.json"} if kind == "xgboost" else set())
 
 
 @pytest.fixture
@@ -269,9 +268,9 @@ def saved(models, tmp_path):
 
 
 def test_a_tampered_file_is_refused(saved):
-    with (saved / "estimator.joblib").open("ab") as file:
+    with (saved / "arrays.npz").open("ab") as file:
         file.write(b"\0")
-    with pytest.raises(artefacts.ArtefactError, match=r"estimator\.joblib has changed"):
+    with pytest.raises(artefacts.ArtefactError, match=r"arrays\.npz has changed"):
         artefacts.load(saved)
 
 
@@ -305,7 +304,7 @@ def test_the_cache_reuses_a_matching_model_and_rebuilds_otherwise(models, tmp_pa
     artefacts.cached({**key, "kind": "xgboost"}, build)
     assert len(built) == 2
     (stored,) = (p for p in tmp_path.iterdir() if artefacts.read_manifest(p)["key_parts"] == key)
-    with (stored / "model.joblib").open("ab") as file:
+    with (stored / "model.json").open("ab") as file:
         file.write(b"\0")
     with pytest.warns(UserWarning, match="rebuilding"):
         artefacts.cached(key, build)

@@ -3,6 +3,8 @@ file's contents, and nothing outside the run's own files changes."""
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,134 @@ def test_los_data_given_by_the_user_is_theirs(layout, monkeypatch) -> None:
     scenario.write_text(TINY + "los:\n  model: linear\n")
     loaded = loader.load(scenario, ["los.data=private.yaml"])
     assert loaded.los.data == str(secret.resolve())
+
+
+# The model cache holds data, never code
+
+
+@pytest.fixture(scope="module")
+def records():
+    from test_los_models import make_records
+
+    return make_records(3_000, seed=3)
+
+
+def fit(records, kind: str = "linear"):
+    from forecasting.los_models import LosRegressor
+
+    return LosRegressor(kind, params={"n_estimators": 4} if kind != "linear" else None,
+                        n_folds=2).fit(records)
+
+
+def rewrite(directory: Path, change) -> None:
+    """Change the stored files or manifest as an attacker who can write the cache would,
+    hashes recomputed so that only the content checks stand."""
+    from forecasting import artefacts
+
+    manifest = json.loads((directory / artefacts.MANIFEST).read_text())
+    change(directory, manifest)
+    files = manifest.get("files")
+    if isinstance(files, dict):
+        manifest["files"] = {name: artefacts._sha256(directory / name) for name in files
+                             if (directory / name).is_file()}
+    (directory / artefacts.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_no_code_in_the_project_unpickles():
+    roots = [Path(__file__).parents[1] / p for p in ("forecasting", "experiments", "simulator",
+                                                     "policies", "scenarios")]
+    for path in (p for root in roots for p in root.rglob("*.py")):
+        text = path.read_text()
+        assert "joblib.load" not in text and "import pickle" not in text, path
+        assert "allow_pickle=True" not in text, path
+
+
+def test_an_old_pickled_model_is_never_unpickled(records, tmp_path, monkeypatch):
+    from forecasting import artefacts
+
+    monkeypatch.setenv("HOSPSIM_CACHE", str(tmp_path))
+    key = {"data_hash": "d" * 64, "kind": "linear"}
+    model = fit(records)
+    stored = artefacts.save(model, tmp_path / artefacts.key_hash(key)[:24],
+                            data_hash=key["data_hash"], key_parts=key)
+    ran = tmp_path / "ran"
+    payload = pickle.dumps(Exploit(str(ran)))
+
+    def plant(directory, manifest):  # a format-1 artefact: model.joblib, files map emptied
+        (directory / "model.joblib").write_bytes(payload)
+        manifest["format"], manifest["files"] = 1, {}
+
+    rewrite(stored, plant)
+    with pytest.warns(UserWarning, match=r"rebuilding the cached model: .*format 1"):
+        artefacts.cached(key, lambda: model)
+    assert not ran.exists()
+
+
+class Exploit:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d, m: m.pop("data_hash"), r"fields missing \['data_hash'\]"),
+    (lambda d, m: m.update(extra=1), r"unknown \['extra'\]"),
+    (lambda d, m: m.update(files={}), "files must be exactly"),
+    (lambda d, m: m.update(library_versions=None), "library_versions is not a mapping"),
+    (lambda d, m: (d / "model.json").write_text("[]"), "malformed"),
+])
+def test_a_bad_manifest_means_rebuild(records, tmp_path, change, message):
+    from forecasting import artefacts
+
+    stored = artefacts.save(fit(records), tmp_path / "m", data_hash="d" * 64)
+    rewrite(stored, change)
+    with pytest.raises(artefacts.ArtefactError, match=message):
+        artefacts.load(stored)
+
+
+def test_a_forest_whose_nodes_point_outside_is_refused(records, tmp_path):
+    import numpy as np
+
+    from forecasting import artefacts
+
+    model = fit(records, "random_forest")
+    stored = artefacts.save(model, tmp_path / "m", data_hash="d" * 64)
+    assert artefacts.load(stored).predict(records.iloc[:50]).tolist() == \
+        model.predict(records.iloc[:50]).tolist()
+
+    def corrupt(directory, manifest):
+        arrays = dict(np.load(directory / artefacts.ARRAYS_FILE))
+        arrays["tree0_nodes"]["left_child"][0] = 10**9  # would read far outside the table
+        np.savez(directory / artefacts.ARRAYS_FILE, **arrays)
+
+    rewrite(stored, corrupt)
+    with pytest.raises(artefacts.ArtefactError, match="not a tree over the model's features"):
+        artefacts.load(stored)
+
+
+def test_a_tampered_cached_table_is_rebuilt(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from forecasting import artefacts
+
+    monkeypatch.setenv("HOSPSIM_CACHE", str(tmp_path))
+    built = []
+
+    def build():
+        built.append(1)
+        return pd.DataFrame({"model": ["linear"], "rmse": [1.0]})
+
+    first = artefacts.cached_table("t", {"k": 1}, build)
+    assert artefacts.cached_table("t", {"k": 1}, build).equals(first) and len(built) == 1
+    (stored,) = (tmp_path / "t").glob("*.csv")
+    stored.write_text("model,rmse\n=HYPERLINK(\"http://x\"),0.1\n")
+    with pytest.warns(UserWarning, match="changed since written"):
+        again = artefacts.cached_table("t", {"k": 1}, build)
+    assert again.equals(first) and len(built) == 2
+    (tmp_path / "t" / f"{stored.stem}.json").write_text('{"key": 1}')
+    with pytest.warns(UserWarning, match=r"not \{key, sha256\}"):
+        artefacts.cached_table("t", {"k": 1}, build)

@@ -61,19 +61,12 @@ def backtest_table(scenario: Scenario) -> pd.DataFrame:
     """The scored backtest (forecasting.backtest.score's columns plus `freq`), from the
     disk cache when this demand was backtested before with these settings."""
     passive_openmp()  # forecasting.artefacts imports xgboost
-    from forecasting.artefacts import cache_directory, key_hash
+    from forecasting.artefacts import cached_table
 
-    key = key_hash({"scenario": scenario_key(scenario), **SETTINGS,
-                    "history_days": HISTORY_DAYS})
-    path = cache_directory() / "forecast_backtest" / f"{key[:24]}.csv"
-    if path.is_file():
-        return pd.read_csv(path, dtype={"horizon": str})
-    table = _run_backtest(scenario).astype({"horizon": str})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    table.to_csv(partial, index=False)
-    partial.replace(path)  # never a half-written cache file
-    return table
+    key = {"scenario": scenario_key(scenario), **SETTINGS, "history_days": HISTORY_DAYS}
+    return cached_table("forecast_backtest", key,
+                        lambda: _run_backtest(scenario).astype({"horizon": str}),
+                        dtype={"horizon": str})
 
 
 def _run_backtest(scenario: Scenario) -> pd.DataFrame:
