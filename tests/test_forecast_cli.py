@@ -44,3 +44,27 @@ def test_forecast_errors_name_the_problem(tmp_path):
     assert result.exit_code == 2 and "row 3" in result.output
     result = runner.invoke(app, ["forecast", "los", "--kind", "gbm"])
     assert result.exit_code == 2 and "unknown --kind 'gbm'" in result.output
+
+
+@pytest.mark.slow
+def test_backtest_by_horizon_through_a_scenarios_surge(tmp_path):
+    """A pandemic wave cut to 120 days: origins every day from four weeks before the wave to
+    the run's end, models fitted once before it; the horizon-aware forecaster, reading the
+    last days, must beat the lag-14 one in the first days ahead."""
+    short = tmp_path / "short_pandemic.yaml"
+    short.write_text("extends: pandemic_surge\nname: short_pandemic\nhorizon_days: 120\n")
+    out = tmp_path / "f"
+    result = runner.invoke(app, ["forecast", "backtest", "--scenario", str(short),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "backtest_by_horizon.csv", dtype={"horizon": str})
+    total = table[table["unit"] == "total"].set_index("horizon")
+    assert total.index.tolist() == [*map(str, range(1, 15)), "all"]
+    assert {"rmse_linear", "rmse_linear_lag14", "mape_linear", "r2_linear_lag14"} <= set(total)
+    assert (total.loc[["1", "2", "3"], "rmse_change_pct"] < -5).all()
+    forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["origin"])
+    assert forecasts["origin"].min() == pd.Timestamp("2025-01-01") + pd.Timedelta(days=60 - 28)
+    assert (out / "backtest_by_horizon.png").stat().st_size > 10_000
+    clash = runner.invoke(app, ["forecast", "backtest", "--scenario", "baseline",
+                                "--data", str(short)])
+    assert clash.exit_code == 2 and "not both" in clash.output

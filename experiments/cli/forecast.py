@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
+from experiments.trained.horizons import HORIZON_AWARE, LAG_14
 from experiments.trained.openmp import passive_openmp
 
 app = typer.Typer(help="Forecast admissions and LOS; evaluate on time-ordered holdouts.",
@@ -47,18 +48,31 @@ def backtest_command(
     data: Data = None,
     out: Out = Path("forecast"),
     test_days: Annotated[int, typer.Option(min=28)] = 365,
+    scenario: Annotated[str | None, typer.Option(
+        help="a scenario (library name or YAML): backtest the horizon-aware forecaster "
+             "against the lag-14 one on its demand, surges included")] = None,
+    by_horizon: Annotated[bool, typer.Option(
+        "--by-horizon", help="add the lag-14 forecaster and show errors by horizon 1-14")] = False,
 ) -> None:
     """Rolling-origin backtest (expanding window, horizons 1-14 days) of every forecaster
     against the historical average; with the synthetic data, also the true-mean floor.
 
     --data: an admissions CSV (date, unit, admissions or count), or a folder written by
-    `hospsim data synth` (its expected.csv adds the floor)."""
+    `hospsim data synth` (its expected.csv adds the floor). --scenario: the scenario's
+    simulated history then one run's demand with its surges, origins every day from four
+    weeks before the first surge to its end, models fitted once before it (as the `ml`
+    source is); errors by horizon."""
     passive_openmp()
     from forecasting.backtest import backtest, plot_backtest
     from forecasting.sparcs import DataError
     from forecasting.synthetic import generate
     from forecasting.userdata import load_admissions
 
+    if scenario is not None:
+        if data is not None:
+            _fail(ValueError("give --data or --scenario, not both"))
+        _scenario_backtest(scenario, out)
+        return
     expected = None
     try:
         if data is None:
@@ -72,7 +86,14 @@ def backtest_command(
             daily = load_admissions(data)
     except (DataError, ValueError, FileNotFoundError) as error:
         _fail(error)
-    result = backtest(daily, expected=expected, test_days=test_days)
+    models = None
+    if by_horizon:
+        from forecasting.admissions import make_model, model_names
+        from forecasting.features import FeatureSpec, lag_14
+
+        models = {name: make_model(name) for name in model_names()}
+        models[LAG_14] = make_model("linear", features=lag_14(FeatureSpec()))
+    result = backtest(daily, models=models, expected=expected, test_days=test_days)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "backtest.csv", index=False)
     result.forecasts.to_csv(out / "forecasts.csv", index=False)
@@ -85,7 +106,51 @@ def backtest_command(
                           "mae_reduction_pct": "MAE cut %"})
         console.print(_table(rows, f"Total admissions, {freq} (horizons 1-14 days): error, "
                                    "and % cut vs the historical average"))
-    console.print(f"wrote {out / 'backtest.csv'}, {out / 'forecasts.csv'}, {figure}")
+    written = [out / "backtest.csv", out / "forecasts.csv", figure]
+    if by_horizon:
+        written += _horizon_outputs(result.table, "synthetic history" if data is None
+                                    else "your data", out)
+    console.print(f"wrote {', '.join(map(str, written))}")
+
+
+def _scenario_backtest(source: str, out: Path) -> None:
+    """`hospsim forecast backtest --scenario`: see `experiments.trained.horizons`."""
+    import scenarios
+    from experiments.trained.horizons import scenario_backtest
+
+    try:
+        scenario = scenarios.load(source)
+    except scenarios.ScenarioError as error:
+        _fail(error)
+    result = scenario_backtest(scenario)
+    out.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(out / "backtest.csv", index=False)
+    result.forecasts.to_csv(out / "forecasts.csv", index=False)
+    written = _horizon_outputs(result.table, scenario.name, out)
+    console.print(f"wrote {out / 'backtest.csv'}, {out / 'forecasts.csv'}, "
+                  f"{', '.join(map(str, written))}")
+
+
+def _horizon_outputs(table: pd.DataFrame, name: str, out: Path) -> list[Path]:
+    """Print the hospital total's errors by horizon, horizon-aware against lag-14; write
+    them for every unit (backtest_by_horizon.csv) and the figure (backtest_by_horizon.png)."""
+    from experiments.trained.horizons import by_horizon, plot_by_horizon
+
+    units = table.loc[table["freq"] == "daily", "unit"].unique()
+    frame = pd.concat([by_horizon(table, unit).assign(unit=unit) for unit in units])
+    frame = frame[["unit", *[c for c in frame if c != "unit"]]]
+    frame.to_csv(out / "backtest_by_horizon.csv", index=False)
+    total = by_horizon(table)
+    aware, old = HORIZON_AWARE, LAG_14
+    shown = total[["horizon", f"rmse_{aware}", f"rmse_{old}", "rmse_change_pct", f"mae_{aware}",
+                   f"mae_{old}", "mae_change_pct", f"r2_{aware}", f"r2_{old}"]]
+    shown = shown.astype({"horizon": str}).set_axis(
+        ["h", "RMSE", "lag-14", "change %", "MAE", "lag-14", "change %", "R²", "lag-14"], axis=1)
+    console.print(_table(shown, f"{name}, total admissions by horizon: horizon-aware ({aware}) "
+                                f"against lag-14 ({old}); change < 0: fresh lags win (MAPE and "
+                                "every unit: backtest_by_horizon.csv)"))
+    figure = plot_by_horizon({name: total}, out / "backtest_by_horizon.png")
+    return [out / "backtest_by_horizon.csv", figure]
 
 
 def _split(records: pd.DataFrame, test_share: float) -> tuple[pd.Series, pd.Series]:
