@@ -108,13 +108,15 @@ def _crash(*_args):
 
 
 @pytest.mark.parametrize(("fault", "reason", "limit"), [(_hang, "wall-clock guard", 0.5),
-                                                        (_crash, "solver exploded", 4.0)])
+                                                        (_crash, "solver exploded", 60.0)])
 def test_solver_failure_falls_back_to_greedy(monkeypatch, fault, reason, limit):
+    """A hung solver is cut off by the guard (in well under the 60 s it would sleep); a
+    crash is reported as itself, however long the child takes to start on a busy machine."""
     monkeypatch.setattr(bed_assignment, "_milp", fault)
     monkeypatch.setattr(bed_assignment, "GUARD_MARGIN_S", 0.0)
     began = time.perf_counter()
     result = plan_beds(generate_patients(100, seed=2), 10, "milp", time_limit=limit)
-    assert time.perf_counter() - began < 5
+    assert time.perf_counter() - began < 30
     assert reason in result.fallback
     assert result.overflow == plan_beds(generate_patients(100, seed=2), 10, "greedy").overflow
 
