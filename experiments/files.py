@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""OWASP's CSV injection rule: a cell starting with one of these is a formula to a
-spreadsheet, so text from users (labels, names from their data) must not start with one."""
+from scenarios.schema import FORMULA_START
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

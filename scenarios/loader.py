@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -34,6 +34,9 @@ ROOTS_VARIABLE = "HOSPSIM_SCENARIO_ROOTS"
 
 Key = str | int
 DataPath = tuple[Key, ...]
+Check = Callable[[Scenario], list[tuple[DataPath, str]]]
+"""More checks of a valid scenario, by layers above this one (policy parameters): each
+problem a path in the scenario and a message, located in the files like the schema's."""
 
 
 @dataclass(frozen=True)
@@ -116,18 +119,21 @@ def builtin_names() -> list[str]:
     return sorted(path.stem for path in LIBRARY.glob("*.yaml"))
 
 
-def load(source: str | Path, overrides: Sequence[str] = ()) -> Scenario:
-    """A built-in scenario by name, or a YAML file, with `extends` and overrides applied."""
-    return _validate(*_resolve(source, overrides))
+def load(source: str | Path, overrides: Sequence[str] = (), check: Check | None = None
+         ) -> Scenario:
+    """A built-in scenario by name, or a YAML file, with `extends` and overrides applied
+    (and `check`ed, when given)."""
+    return _validate(*_resolve(source, overrides), check)
 
 
-def load_text(text: str, filename: str = "<string>", overrides: Sequence[str] = ()) -> Scenario:
+def load_text(text: str, filename: str = "<string>", overrides: Sequence[str] = (),
+              check: Check | None = None) -> Scenario:
     """Like `load` for YAML already in memory; `filename` names it in errors and anchors
     relative `extends` paths."""
     chain = {Path(filename).resolve(): filename}
     roots = _roots(Path(filename).parent)
     doc = _override(_load_doc(text, filename, Path(filename).parent, chain, roots), overrides)
-    return _validate(doc, _locate_data(doc, roots))
+    return _validate(doc, _locate_data(doc, roots), check)
 
 
 def resolve(source: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
@@ -468,8 +474,9 @@ def _plain(value: Any) -> Any:
 # Validation and locating its errors
 
 
-def _validate(doc: _Map, problems: list[Problem]) -> Scenario:
-    """The scenario, or every problem: the schema's and the `problems` already found."""
+def _validate(doc: _Map, problems: list[Problem], check: Check | None = None) -> Scenario:
+    """The scenario, or every problem: the `problems` already found, the schema's, then
+    `check`'s."""
     try:
         scenario = Scenario.model_validate(_plain(doc))
     except ValidationError as err:
@@ -478,6 +485,8 @@ def _validate(doc: _Map, problems: list[Problem]) -> Scenario:
     except ScenarioReferenceError as err:
         found = [_where(doc, path)[0].problem(path, msg) for path, msg in err.problems]
         raise ScenarioError(problems + found) from err
+    if check is not None and not problems:
+        problems = [_where(doc, path)[0].problem(path, msg) for path, msg in check(scenario)]
     if problems:
         raise ScenarioError(problems)
     return scenario

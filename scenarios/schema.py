@@ -417,9 +417,21 @@ class ServiceLevels(Strict):
         return self.model_dump()
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as a formula at the start of a cell (OWASP's CSV rule)."""
+
+
+def _not_a_formula(label: str | None) -> str | None:
+    if label is not None and label.startswith(FORMULA_START):
+        raise ValueError("must not start with =, +, -, @, tab or CR: in kpis.csv a spreadsheet "
+                         "would run it as a formula")
+    return label
+
+
 class PolicySpec(Strict):
     name: str
-    label: str | None = None
+    label: Annotated[str | None, AfterValidator(_not_a_formula)] = Field(
+        None, description="how tables and reports name it")
     params: dict[str, Any] = Field(default_factory=dict)
 
     @property

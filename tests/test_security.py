@@ -207,8 +207,8 @@ def test_a_forest_whose_nodes_point_outside_is_refused(records, tmp_path):
 
     model = fit(records, "random_forest")
     stored = artefacts.save(model, tmp_path / "m", data_hash="d" * 64)
-    assert artefacts.load(stored).predict(records.iloc[:50]).tolist() == \
-        model.predict(records.iloc[:50]).tolist()
+    np.testing.assert_allclose(artefacts.load(stored).predict(records.iloc[:50]),
+                               model.predict(records.iloc[:50]), rtol=1e-12)  # trees in any order
 
     def corrupt(directory, manifest):
         arrays = dict(np.load(directory / artefacts.ARRAYS_FILE))
@@ -242,3 +242,39 @@ def test_a_tampered_cached_table_is_rebuilt(tmp_path, monkeypatch):
     (tmp_path / "t" / f"{stored.stem}.json").write_text('{"key": 1}')
     with pytest.warns(UserWarning, match=r"not \{key, sha256\}"):
         artefacts.cached_table("t", {"k": 1}, build)
+
+
+# What hospsim writes for people: no formulas, no markup, no mathtext from users' text
+
+
+def test_csv_cells_that_start_like_formulas_are_neutralised():
+    import pandas as pd
+
+    from experiments.files import csv_safe
+
+    frame = pd.DataFrame({"unit": ["=HYPERLINK(\"http://x\")", "+1", "-a", "@SUM(A1)", "\tx",
+                                   "\rx", "ward"], "value": [-1.5, 2, 3, 4, 5, 6, 7]})
+    text = csv_safe(frame.rename(columns={"unit": "=cmd"})).to_csv(index=False)
+    assert text.splitlines()[0] == "'=cmd,value"
+    assert [line.split(",")[0] for line in text.splitlines()[1:4]] == [
+        "\"'=HYPERLINK(\"\"http://x\"\")\"", "'+1", "'-a"]
+    assert "ward,7" in text and "-1.5" in text  # plain text and numbers are left alone
+    assert frame["unit"][0].startswith("=")  # the caller's frame is not changed
+
+
+def test_markdown_text_is_literal():
+    from experiments.report import markdown_text
+
+    assert markdown_text("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert markdown_text("![x](http://e/t.png) a|b\n# *c*") == \
+        "\\!\\[x\\](http://e/t.png) a\\|b # \\*c\\*"
+
+
+def test_labels_reach_matplotlib_without_mathtext():
+    import matplotlib.pyplot as plt
+
+    from experiments.report import figures
+
+    figure, ax = plt.subplots()
+    ax.set_title("cost $x^{ in $ and \\frac{1")  # unbalanced: mathtext would raise
+    assert "cost $x^{" in figures._svg(figure)

@@ -21,12 +21,13 @@ from experiments.cli.forecast import app as forecast_app
 from experiments.cli.plan import plan as plan_command
 from experiments.report.comparison import service_section, write_report
 from experiments.report.stress import describe, write_stress_report
-from experiments.study.folder import claim
+from experiments.study.folder import FolderError, claim
 from experiments.study.replications import default_workers
 from experiments.study.run import PRECISION_KPIS, run_study, run_to_precision
 from experiments.study.stats import paired_differences, summarise
 from experiments.study.store import check_one_run
 from experiments.study.stress import Condition, Sweep, load_study, run_stress, study_names
+from experiments.trained.wiring import policy_problems
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -50,8 +51,9 @@ VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
 
 
 def _load(source: str, overrides: list[str]) -> Scenario:
+    """The scenario, its policies' parameters checked too; else its problems and exit 2."""
     try:
-        return scenarios.load(source, overrides)
+        return scenarios.load(source, overrides, check=policy_problems)
     except scenarios.ScenarioError as error:
         typer.echo(str(error), err=True)  # unwrapped, so FILE:LINE:COL stays clickable
         raise typer.Exit(2) from None
@@ -71,7 +73,7 @@ def policy_override(texts: list[str]) -> str:
                                          param_hint="--policy")
             params[key.strip()] = yaml.safe_load(value)
         specs.append({"name": name.strip(), "label": text, "params": params})
-    return "policies=" + json.dumps(specs)
+    return "policies=" + yaml.safe_dump(specs, default_flow_style=True, width=1 << 30).strip()
 
 
 @app.command()
@@ -134,6 +136,7 @@ def run(
     overrides += [f"seed={seed}"] if seed is not None else []
     overrides += [f"horizon_days={days}"] if days else []
     resolved = _load(scenario, overrides)
+    _check_reference(reference, [p.key for p in resolved.policies])
     workers = workers or default_workers()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
@@ -190,6 +193,13 @@ def run(
         raise typer.Exit(1)
 
 
+def _check_reference(reference: str | None, keys: list[str]) -> None:
+    """Refuse a --reference that is none of the policies, before any work."""
+    if reference is not None and reference not in keys:
+        typer.echo(f"error: --reference {reference!r} is not one of {', '.join(keys)}", err=True)
+        raise typer.Exit(2)
+
+
 def _print_summary(kpis: pd.DataFrame, scenario: Scenario) -> None:
     summary = summarise(kpis)
     table = Table(title=f"{scenario.name}: mean and 95% CI over {scenario.replications} "
@@ -233,9 +243,7 @@ def _print_differences(kpis: pd.DataFrame, scenario: Scenario, reference: str | 
     if len(keys) < 2:
         return
     reference = reference or keys[0]
-    if reference not in keys:
-        typer.echo(f"error: --reference {reference!r} is not one of {', '.join(keys)}", err=True)
-        raise typer.Exit(2)
+    _check_reference(reference, keys)
     diffs = paired_differences(kpis, reference).set_index(["policy", "kpi"])
     others = [k for k in keys if k != reference]
     table = Table(title=f"Paired differences vs {reference} (same patients in each replication),"
@@ -280,10 +288,18 @@ def report(
         raise typer.Exit(2)
     try:
         with claim(folder, overwrite):
-            check_one_run(folder, json.loads((folder / "manifest.json").read_text()))
+            info = json.loads((folder / "manifest.json").read_text())
+            check_one_run(folder, info)
+            _check_reference(reference, [p.get("label") or p["name"] for p in info["policies"]])
             paths = write_report(folder, reference)
-    except (ValueError, KeyError, OSError) as error:
+    except FolderError as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except (ValueError, KeyError, IndexError, OSError) as error:  # a file damaged or missing
+        reason = (str(error).splitlines() or [""])[0]
+        typer.echo(f"error: {folder} is damaged or incomplete ({type(error).__name__}: "
+                   f"{reason}); rerun the study into it (--resume keeps its replications)",
+                   err=True)
         raise typer.Exit(2) from None
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
@@ -367,7 +383,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="YAML files or buil
     failed = 0
     for source in files:
         try:
-            scenario = scenarios.load(source)
+            scenario = scenarios.load(source, check=policy_problems)
         except scenarios.ScenarioError as error:
             failed += 1
             typer.echo(str(error), err=True)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from experiments.files import csv_safe
 from policies.bed_assignment import (
     BedPlan,
     PatientsError,
@@ -87,9 +88,13 @@ def plan(
     try:
         instances = ([(patients.name, read_patients(patients))] if patients is not None else
                      [(f"generated {n}", generate_patients(n, seed, days, mix)) for n in generate])
-    except (PatientsError, FileNotFoundError) as error:
+    except PatientsError as error:
         typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from error
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as error:  # missing, empty, not text, not CSV
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        typer.echo(f"error: {patients}: cannot read patients ({reason})", err=True)
+        raise typer.Exit(2) from None
     rows = []
     for name, frame in instances:
         result = plan_beds(frame, beds, method, solver=solver,  # type: ignore[arg-type]
@@ -103,6 +108,6 @@ def plan(
 def _write(out: Path, name: str, frame: pd.DataFrame, result: BedPlan, generated: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stem = name.replace(" ", "_").removesuffix(".csv")
-    result.assignment.to_csv(out / f"{stem}_assignment.csv", index=False)
+    csv_safe(result.assignment).to_csv(out / f"{stem}_assignment.csv", index=False)
     if generated:
         write_patients(frame, out / f"{stem}.csv")

@@ -16,7 +16,8 @@ from simulator import kpis as catalogue
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "svg.fonttype": "none", "figure.dpi": 100})
+                     "svg.fonttype": "none", "figure.dpi": 100,
+                     "text.parse_math": False})  # labels are users' text: '$' is a dollar
 
 
 def _svg(figure) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.files import csv_safe, replacing
 from experiments.report import TEMPLATES, figures
 from experiments.study.stress import FORECAST_ERRORS, StressResult
 from simulator import kpis as catalogue
@@ -48,7 +49,8 @@ def describe(result: StressResult) -> str:
 def write_stress_report(result: StressResult, source: str, out: Path) -> dict[str, Path]:
     out = Path(out)
     paths = {"stress.csv": out / "stress.csv", "stress.html": out / "stress.html"}
-    result.curve.to_csv(paths["stress.csv"], index=False)
+    with replacing(paths["stress.csv"]) as partial:
+        csv_safe(result.curve).to_csv(partial, index=False)
     template = TEMPLATES.get_template("stress.html.j2")
     figure = figures.stress_curve(result.curve, result.condition.kpi,
                                   result.condition.threshold, result.sweep.path,

@@ -27,6 +27,8 @@ from experiments.study.stats import confidence_interval
 from scenarios.schema import PolicySpec
 
 CONDITION = re.compile(r"^\s*([\w.]+)\s*(>=|<=|>|<)\s*(-?[\d.eE+-]+)\s*$")
+MAX_VALUES = 200
+"""Values one sweep may take: each is a whole study (all its replications)."""
 OPERATORS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
@@ -48,7 +50,12 @@ class Sweep:
             raise ValueError(f"--vary {text!r}: START, STOP and STEP must be numbers") from None
         if step <= 0 or stop < start:
             raise ValueError(f"--vary {text!r}: need STEP > 0 and STOP >= START")
+        if not all(map(math.isfinite, (start, stop, step))):
+            raise ValueError(f"--vary {text!r}: START, STOP and STEP must be finite")
         count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_VALUES:
+            raise ValueError(f"--vary {text!r}: {count:.3g} values; a sweep runs a study per "
+                             f"value, so at most {MAX_VALUES} (raise STEP or narrow the range)")
         values = [round(start + i * step, 10) for i in range(count)]
         if all(float(v).is_integer() for v in (start, step)):
             values = [int(v) for v in values]

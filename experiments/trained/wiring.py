@@ -12,13 +12,19 @@ parameter, what kind of policy a spec is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import types
+import typing
+from collections.abc import Iterator, Mapping
 from typing import Any
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from experiments.trained.arrival_forecast import MlForecast
 from policies import make_policy
 from policies.forecasts import NOISY, SOURCES, ArrivalForecast, Noise
-from scenarios.schema import PolicySpec
+from policies.registry import REGISTRY
+from scenarios.schema import PolicySpec, Scenario
 from simulator import Policy
 
 TRAINED_SOURCES: dict[str, str] = {"ml": "linear", "ml_xgboost": "xgboost"}
@@ -70,6 +76,49 @@ def build_policy(spec: PolicySpec) -> Policy:
     if "forecast" in params:
         params["forecast"] = forecast_source(params["forecast"])
     return make_policy(spec.name, params)
+
+
+SOURCE_PARAMETERS = ("forecast", "los_forecast")
+"""Parameters naming a forecast source (a name or the noisy mapping): checked as sources."""
+SCALARS = (int, float, str, bool, types.NoneType)
+
+
+def policy_problems(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """Every policy spec's problems before anything runs (a `scenarios.load` check, so each
+    is reported at its file and line): parameter values of the type the policy's signature
+    gives, numbers finite and not negative, then whatever building the policy refuses (a
+    misspelt name, parameter or source; the policy's own ranges)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for i, spec in enumerate(scenario.policies):
+        found = [(("policies", i, "params", name), message)
+                 for name, message in _value_problems(spec)]
+        if not found:
+            try:
+                build_policy(spec)
+            except (ValueError, TypeError) as error:
+                where = "name" if spec.name not in REGISTRY else "params"
+                found = [(("policies", i, where), str(error))]
+        problems += found
+    return problems
+
+
+def _value_problems(spec: PolicySpec) -> Iterator[tuple[str, str]]:
+    factory = REGISTRY.get(spec.name)
+    hints = typing.get_type_hints(factory.__init__) if factory is not None else {}
+    for name, value in spec.params.items():
+        hint = hints.get(name)
+        if hint is None or name in SOURCE_PARAMETERS or not all(
+                t in SCALARS for t in typing.get_args(hint) or (hint,)):
+            continue
+        try:
+            TypeAdapter(hint, config=ConfigDict(strict=True)).validate_python(value)
+        except ValidationError as error:
+            shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+            yield name, f"{error.errors()[0]['msg']} (got {shown})"
+            continue
+        if (isinstance(value, int | float) and not isinstance(value, bool)
+                and not (math.isfinite(value) and value >= 0)):
+            yield name, f"must be a finite number >= 0 (got {value})"
 
 
 def knows_the_future(spec: PolicySpec) -> bool:
