@@ -10,8 +10,11 @@ own demand functions from a seed no replication uses, dated so that it ends the 
 the run's first (warm-up) day, without the scenario's surges (they are timed relative to
 the run, not to a history before it). One model per unit is fitted once per scenario and
 process and then only predicts: each morning it reads the training history followed by the
-run's observed `arrival_history`. An `MlForecast` follows the scenario it is asked about, so
-one object can serve runs of different scenarios.
+run's observed `arrival_history`. The models are horizon-aware (`forecasting.features`): a
+forecast h days ahead reads every day up to the morning's, so a surge under way reaches the
+forecast within days. `MlForecast.quantiles` gives each unit's forecast distribution, from
+the errors each horizon's model made on the history's last year. An `MlForecast` follows the
+scenario it is asked about, so one object can serve runs of different scenarios.
 """
 
 from __future__ import annotations
