@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from scenarios import limits
 from scenarios.schema import Scenario, ScenarioReferenceError, _suggest, format_path
 
 LIBRARY = Path(__file__).with_name("library")
@@ -203,6 +204,9 @@ def _locate_data(doc: _Map, roots: tuple[Path, ...]) -> list[Problem]:
 def _load_file(path: Path, chain: dict[Path, str], roots: tuple[Path, ...]) -> _Map:
     name = str(path)
     try:
+        too_big = limits.beyond("scenario_bytes", path.stat().st_size)
+        if too_big:
+            raise ScenarioError([Problem(name, 1, 1, "", too_big)])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
@@ -230,6 +234,9 @@ def _load_doc(
     if path.resolve() in chain:
         cycle = " -> ".join([*chain.values(), str(path)])
         raise ScenarioError([mark.problem(("extends",), f"extends cycle: {cycle}")])
+    too_long = limits.beyond("extends_depth", len(chain) + 1)
+    if too_long:
+        raise ScenarioError([mark.problem(("extends",), too_long)])
     return _merge(_load_file(path, chain, roots), doc)
 
 
@@ -257,7 +264,8 @@ def _parse(text: str, filename: str) -> _Map:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
-            data = None if node is None else _build(loader, node, filename, (), problems, set())
+            walk = _Walk(loader, filename, problems)
+            data = None if node is None else _build(walk, node, ())
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as err:
@@ -266,6 +274,9 @@ def _parse(text: str, filename: str) -> _Map:
         raise ScenarioError([where.problem((), _yaml_message(err))]) from err
     except yaml.YAMLError as err:
         raise ScenarioError([Problem(filename, 1, 1, "", f"invalid YAML: {err}")]) from err
+    except RecursionError:  # PyYAML composes nested collections recursively
+        message = limits.beyond("nesting", limits.most("nesting") + 1) or ""
+        raise ScenarioError([Problem(filename, 1, 1, "", message)]) from None
     if not isinstance(data, _Map):
         got = "an empty file" if data is None else _kind(data)  # never the contents
         message = f"a scenario must be a mapping of fields (name: ..., units: ...), not {got}"
@@ -294,45 +305,62 @@ def _mark(mark: yaml.Mark, filename: str) -> _Mark:
     return _Mark(filename, mark.line + 1, mark.column + 1)
 
 
-def _build(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    filename: str,
-    path: DataPath,
-    problems: list[Problem],
-    active: set[int],
-) -> Any:
-    """Construct a node: scalars by PyYAML's safe rules, containers as marked ones."""
+@dataclass
+class _Walk:
+    """One document's construction: where it is, what is wrong, and what it may still cost
+    (values built, aliases expanded, and how deep it may nest)."""
+
+    loader: yaml.SafeLoader
+    filename: str
+    problems: list[Problem]
+    values_left: float = field(default_factory=lambda: limits.most("yaml_values"))
+    deepest: float = field(default_factory=lambda: limits.most("nesting"))
+    active: set[int] = field(default_factory=set)
+
+    def spend(self, node: yaml.Node, path: DataPath) -> None:
+        self.values_left -= 1
+        name = "yaml_values" if self.values_left < 0 else "nesting" if len(
+            path) > self.deepest else None
+        if name is not None:
+            count = limits.most(name) + 1
+            raise ScenarioError([_mark(node.start_mark, self.filename).problem(
+                path, limits.beyond(name, count) or "")])
+
+
+def _build(walk: _Walk, node: yaml.Node, path: DataPath) -> Any:
+    """Construct a node: scalars by PyYAML's safe rules, containers as marked ones; every
+    value (an alias's each time it is used) counts against the document's budget."""
+    walk.spend(node, path)
     if isinstance(node, yaml.ScalarNode):
-        return loader.construct_object(node, deep=True)
-    if id(node) in active:  # an alias inside its own anchor
+        return walk.loader.construct_object(node, deep=True)
+    if id(node) in walk.active:  # an alias inside its own anchor
         raise yaml.composer.ComposerError(None, None, "recursive alias", node.start_mark)
-    active.add(id(node))
+    walk.active.add(id(node))
     if isinstance(node, yaml.SequenceNode):
-        result: Any = _List(_mark(node.start_mark, filename))
+        result: Any = _List(_mark(node.start_mark, walk.filename))
         for i, item in enumerate(node.value):
-            value = _build(loader, item, filename, (*path, i), problems, active)
-            result.put(value, _mark(item.start_mark, filename))
+            value = _build(walk, item, (*path, i))
+            result.put(value, _mark(item.start_mark, walk.filename))
     else:
-        result = _Map(_mark(node.start_mark, filename))
+        result = _Map(_mark(node.start_mark, walk.filename))
         explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
-        loader.flatten_mapping(node)  # `<<: *base` keys come first, so explicit keys win
+        walk.loader.flatten_mapping(node)  # `<<: *base` keys come first, so explicit keys win
         written: set[Any] = set()
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            key_mark = _mark(key_node.start_mark, filename)
+            key = walk.loader.construct_object(key_node, deep=True)
+            key_mark = _mark(key_node.start_mark, walk.filename)
             try:
                 hash(key)
             except TypeError:
-                problems.append(key_mark.problem(path, "a key must be a plain value"))
+                walk.problems.append(key_mark.problem(path, "a key must be a plain value"))
                 continue
             if id(key_node) in explicit:
                 if key in written:
-                    problems.append(key_mark.problem((*path, key), "duplicate key"))
+                    walk.problems.append(key_mark.problem((*path, key), "duplicate key"))
                 written.add(key)
-            value = _build(loader, value_node, filename, (*path, key), problems, active)
-            result.put(key, value, key_mark, _mark(value_node.start_mark, filename))
-    active.discard(id(node))
+            value = _build(walk, value_node, (*path, key))
+            result.put(key, value, key_mark, _mark(value_node.start_mark, walk.filename))
+    walk.active.discard(id(node))
     return result
 
 

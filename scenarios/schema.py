@@ -10,8 +10,10 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
+
+from scenarios.limits import beyond
 
 SEVERITIES = ("minor", "moderate", "major", "extreme")
 AGE_GROUPS = ("0 to 17", "18 to 29", "30 to 49", "50 to 69", "70 or Older")
@@ -56,6 +58,30 @@ def _profile(length: int):
     return check
 
 
+def _within(name: str) -> AfterValidator:
+    """At most the limit `name` (scenarios.limits: its unit, reason and how to raise it)."""
+
+    def check(value: Any) -> Any:
+        problem = beyond(name, value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_most(name: str) -> BeforeValidator:
+    """A list of at most the limit `name` of items, checked before any item is validated."""
+
+    def check(value: Any) -> Any:
+        problem = beyond(name, len(value)) if isinstance(value, list) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return BeforeValidator(check)
+
+
 Shares = Annotated[dict[str, Probability], AfterValidator(_sums_to_one)]
 SeverityShares = Annotated[Shares, AfterValidator(_keys_within(SEVERITIES))]
 AgeShares = Annotated[Shares, AfterValidator(_keys_within(AGE_GROUPS))]
@@ -68,7 +94,9 @@ WeekdayProfile = Annotated[list[NonNegative] | None, AfterValidator(_profile(7))
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors, and so are infinite and not-a-number values (`.inf`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Unit(Strict):
@@ -76,10 +104,10 @@ class Unit(Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
     kind: Literal["ward", "icu", "stepdown"] = "ward"
-    beds: Annotated[int, Field(ge=0, description="physical beds")]
+    beds: Annotated[int, Field(ge=0, description="physical beds"), _within("beds")]
     staffed: Annotated[int | None, Field(ge=0, description="default staffed beds")] = None
     nurse_ratio: Annotated[float, Field(gt=0, description="patients per nurse")] = 5.0
-    agency_beds: Annotated[int, Field(ge=0)] = Field(
+    agency_beds: Annotated[int, Field(ge=0), _within("agency_beds")] = Field(
         0, description="beds agency nurses can staff beyond the rostered nurses (at premium)"
     )
     specialties: list[str] = Field(
@@ -134,7 +162,7 @@ class ArrivalStream(Strict):
 
     name: str
     kind: Literal["emergency", "elective", "transfer"] = "emergency"
-    daily_rate: NonNegative
+    daily_rate: Annotated[NonNegative, _within("daily_rate")]
     hour_profile: HourProfile = None
     weekday_profile: WeekdayProfile = None
     seasonality: Seasonality = Seasonality()
@@ -451,70 +479,74 @@ class Scenario(Strict):
     name: str
     description: str = ""
     start_date: dt.date = dt.date(2025, 1, 1)
-    horizon_days: Annotated[int, Field(ge=1)] = 365
-    warmup_days: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+    horizon_days: Annotated[int, Field(ge=1), _within("horizon_days")] = 365
+    warmup_days: Annotated[int, Field(ge=0), _within("warmup_days")] | Literal["auto"] = Field(
         28, description="days simulated before measuring; 'auto' chooses them by MSER-5"
     )
     seed: Annotated[int, Field(ge=0)] = 2026
-    replications: Annotated[int, Field(ge=1)] = 10
-    units: Annotated[list[Unit], Field(min_length=1)]
-    ventilators: Annotated[int, Field(ge=0)] = 0
-    arrivals: Annotated[list[ArrivalStream], Field(min_length=1)]
+    replications: Annotated[int, Field(ge=1), _within("replications")] = 10
+    units: Annotated[list[Unit], Field(min_length=1), _at_most("units")]
+    ventilators: Annotated[int, Field(ge=0), _within("ventilators")] = 0
+    arrivals: Annotated[list[ArrivalStream], Field(min_length=1), _at_most("arrivals")]
     case_mix: CaseMix = CaseMix()
     los: LosSpec = LosSpec()
     pathway: Pathway = Pathway()
     boarding: Boarding = Boarding()
     initial: InitialCensus | None = None
-    surges: list[Surge] = Field(default_factory=list)
+    surges: Annotated[list[Surge], _at_most("surges")] = Field(default_factory=list)
     costs: Costs = Costs()
     service_levels: ServiceLevels = ServiceLevels()
-    policies: Annotated[list[PolicySpec], Field(min_length=1)] = [PolicySpec(name="baseline")]
+    policies: Annotated[list[PolicySpec], Field(min_length=1), _at_most("policies")] = [
+        PolicySpec(name="baseline")]
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         """Cross-field checks; each problem names its exact field path."""
         problems: list[tuple[tuple[str | int, ...], str]] = []
         names = [u.name for u in self.units]
+        units = {u.name: u for u in reversed(self.units)}  # the first of a name
         for i, unit in enumerate(self.units):
-            if names.index(unit.name) != i:
+            if units[unit.name] is not unit:
                 problems.append((("units", i, "name"), f"duplicate unit name {unit.name!r}"))
             for j, target in enumerate(unit.overflow_to):
-                if target not in names:
+                if target not in units:
                     problems.append((
                         ("units", i, "overflow_to", j),
                         f"no unit named {target!r}{_suggest(target, names)}",
                     ))
-        keys = [p.key for p in self.policies]
-        for i, key in enumerate(keys):
-            if keys.index(key) != i:
+        keys: set[str] = set()
+        for i, policy in enumerate(self.policies):
+            if policy.key in keys:
                 problems.append((
-                    ("policies", i), f"policy {key!r} is listed twice; give one a 'label'"
+                    ("policies", i), f"policy {policy.key!r} is listed twice; give one a 'label'"
                 ))
+            keys.add(policy.key)
         streams = [s.name for s in self.arrivals]
+        stream_names = set(streams)
         for i, surge in enumerate(self.surges):
             for j, stream in enumerate(surge.streams or ()):
-                if stream not in streams:
+                if stream not in stream_names:
                     problems.append((
                         ("surges", i, "streams", j),
                         f"no arrival stream named {stream!r}{_suggest(stream, streams)}",
                     ))
             for unit in surge.staff_availability:
-                if unit != "*" and unit not in names:
+                if unit != "*" and unit not in units:
                     problems.append((
                         ("surges", i, "staff_availability", unit),
                         f"no unit named {unit!r}{_suggest(unit, names)}",
                     ))
         if self.initial:
             for unit, count in self.initial.census.items():
-                if unit not in names:
+                if unit not in units:
                     problems.append((
                         ("initial", "census", unit),
                         f"no unit named {unit!r}{_suggest(unit, names)}",
                     ))
-                elif count > self.unit(unit).default_staffed:
+                elif count > units[unit].default_staffed:
                     problems.append((
                         ("initial", "census", unit),
-                        f"{count} patients exceed the unit's {self.unit(unit).default_staffed} "
+                        f"{count} patients exceed the unit's {units[unit].default_staffed} "
                         "staffed beds",
                     ))
         problems += self._every_patient_has_a_home()

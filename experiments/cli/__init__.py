@@ -23,7 +23,12 @@ from experiments.report.comparison import service_section, write_report
 from experiments.report.stress import describe, write_stress_report
 from experiments.study.folder import FolderError, claim
 from experiments.study.replications import default_workers
-from experiments.study.run import PRECISION_KPIS, run_study, run_to_precision
+from experiments.study.run import (
+    PRECISION_KPIS,
+    estimated_stays,
+    run_study,
+    run_to_precision,
+)
 from experiments.study.stats import paired_differences, summarise
 from experiments.study.store import check_one_run
 from experiments.study.stress import Condition, Sweep, load_study, run_stress, study_names
@@ -45,6 +50,9 @@ app.command("plan")(plan_command)
 HEADLINE_KPIS = tuple(catalogue.labels("headline").items())  # (name, title), in order
 REPORTS = ("report.html", "summary.md")
 """What `write_report` writes: removed when a study replaces the tables they describe."""
+LARGE_RUN = 50e6
+"""Patient stays beyond which `run` asks for --yes: ten times the largest built-in study,
+hours of work and gigabytes on disk."""
 OVERWRITE_HELP = ("write into OUT even if it is not a hospsim results folder, replacing "
                   "files of hospsim's names (nothing else is deleted)")
 VERDICT_STYLE = {"meets": "green", "breaches": "red", "undecided": "yellow"}
@@ -92,6 +100,9 @@ def run(
         bool, typer.Option("--resume", help="keep finished replications in OUT, run the rest")
     ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="run even a study far larger than the built-in ones")
+    ] = False,
     dask: Annotated[
         str | None,
         typer.Option(help="run on Dask: 'local' (a LocalCluster) or a scheduler address"),
@@ -137,6 +148,11 @@ def run(
     overrides += [f"horizon_days={days}"] if days else []
     resolved = _load(scenario, overrides)
     _check_reference(reference, [p.key for p in resolved.policies])
+    stays = estimated_stays(resolved)
+    if stays > LARGE_RUN and not yes:
+        typer.echo(f"error: this run simulates about {stays / 1e6:,.0f} million patient stays "
+                   f"(the largest built-in study: 5 million); pass --yes to run it", err=True)
+        raise typer.Exit(2)
     workers = workers or default_workers()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())

@@ -112,6 +112,15 @@ def run_study(
     return Study(scenario, warmup, kpis, paths, len(todo), len(done), wall, failures)
 
 
+def estimated_stays(scenario: Scenario) -> float:
+    """Patient stays a study simulates, about (surges aside): its run time and memory
+    grow with it. The built-in scenarios are 1.3 to 5 million."""
+    days = scenario.horizon_days + (scenario.warmup_days if scenario.warmup_days != "auto"
+                                    else 0)
+    daily = sum(stream.daily_rate for stream in scenario.arrivals)
+    return daily * days * scenario.replications * len(scenario.policies)
+
+
 PRECISION_KPIS = catalogue.names("precision")
 
 
