@@ -42,6 +42,9 @@ def test_forecast_errors_name_the_problem(tmp_path):
     bad.write_text("date,unit,admissions\n2024-01-01,medicine,3\n2024-01-02,medicine,x\n")
     result = runner.invoke(app, ["forecast", "backtest", "--data", str(bad)])
     assert result.exit_code == 2 and "row 3" in result.output
+    result = runner.invoke(app, ["forecast", "backtest", "--model", "arima"])
+    assert result.exit_code == 2 and "unknown --model 'arima'" in result.output
+    assert "linear_lag14" in result.output
     result = runner.invoke(app, ["forecast", "los", "--kind", "gbm"])
     assert result.exit_code == 2 and "unknown --kind 'gbm'" in result.output
 

@@ -19,6 +19,9 @@ from rich.table import Table
 from experiments.trained.horizons import HORIZON_AWARE, LAG_14
 from experiments.trained.openmp import passive_openmp
 
+DEFAULT_MODELS = ("linear", LAG_14, "xgboost", "dow_average", "seasonal_naive")
+"""Backtested by default, beside the historical average (and the true mean on synthetic data)."""
+
 app = typer.Typer(help="Forecast admissions and LOS; evaluate on time-ordered holdouts.",
                   no_args_is_help=True)
 console = Console()
@@ -52,7 +55,10 @@ def backtest_command(
         help="a scenario (library name or YAML): backtest the horizon-aware forecaster "
              "against the lag-14 one on its demand, surges included")] = None,
     by_horizon: Annotated[bool, typer.Option(
-        "--by-horizon", help="add the lag-14 forecaster and show errors by horizon 1-14")] = False,
+        "--by-horizon", help="errors by horizon 1-14, horizon-aware against lag-14")] = False,
+    models: Annotated[list[str] | None, typer.Option(
+        "--model", help=f"forecaster(s) to backtest (default: {', '.join(DEFAULT_MODELS)}; "
+                        "random_forest fits a forest per horizon, so it is slow)")] = None,
 ) -> None:
     """Rolling-origin backtest (expanding window, horizons 1-14 days) of every forecaster
     against the historical average; with the synthetic data, also the true-mean floor.
@@ -84,16 +90,13 @@ def backtest_command(
                 expected = pd.read_csv(data / "expected.csv", parse_dates=["date"])
         else:
             daily = load_admissions(data)
+        names = list(models or DEFAULT_MODELS)
+        if by_horizon:  # both forecasters the horizon table compares
+            names += [name for name in (HORIZON_AWARE, LAG_14) if name not in names]
+        forecasters = _forecasters(names)
     except (DataError, ValueError, FileNotFoundError) as error:
         _fail(error)
-    models = None
-    if by_horizon:
-        from forecasting.admissions import make_model, model_names
-        from forecasting.features import FeatureSpec, lag_14
-
-        models = {name: make_model(name) for name in model_names()}
-        models[LAG_14] = make_model("linear", features=lag_14(FeatureSpec()))
-    result = backtest(daily, models=models, expected=expected, test_days=test_days)
+    result = backtest(daily, models=forecasters, expected=expected, test_days=test_days)
     out.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(out / "backtest.csv", index=False)
     result.forecasts.to_csv(out / "forecasts.csv", index=False)
@@ -111,6 +114,19 @@ def backtest_command(
         written += _horizon_outputs(result.table, "synthetic history" if data is None
                                     else "your data", out)
     console.print(f"wrote {', '.join(map(str, written))}")
+
+
+def _forecasters(names: list[str]) -> dict:
+    """Forecasters by registry name, or `linear_lag14`; a misspelt name is a ValueError."""
+    from forecasting.admissions import make_model, model_names
+    from forecasting.features import FeatureSpec, lag_14
+
+    valid = [*model_names(), LAG_14]
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ValueError(f"unknown --model {unknown[0]!r}; choose from {', '.join(valid)}")
+    return {name: make_model("linear", features=lag_14(FeatureSpec())) if name == LAG_14
+            else make_model(name) for name in names}
 
 
 def _scenario_backtest(source: str, out: Path) -> None:
