@@ -428,8 +428,37 @@ def header_key(header: str) -> str:
     return " ".join(header.split()).casefold()
 
 
+NOT_CSV_TEXT = {
+    b"\x1f\x8b": ("gzip-compressed", "name it .csv.gz or decompress it"),
+    b"BZh": ("bzip2-compressed", "name it .csv.bz2 or decompress it"),
+    b"PK\x03\x04": ("a zip archive", "unzip it first"),
+    b"\xfd7zXZ\x00": ("xz-compressed", "decompress it first"),
+    b"\xff\xfe": ("UTF-16 text", "save it as UTF-8 CSV"),
+    b"\xfe\xff": ("UTF-16 text", "save it as UTF-8 CSV"),
+    b"PAR1": ("a Parquet file", "export it as CSV"),
+}
+"""First bytes of files mistaken for CSV text, which would otherwise read as one garbled
+column ("missing column ..."), with what to do about each."""
+
+
+def check_csv_text(path: Path) -> None:
+    """Refuse, by its first bytes, a file that is not CSV text (compressed data is fine
+    when its name says so: .gz, .bz2)."""
+    if path.suffix in (".gz", ".bz2"):
+        return
+    try:
+        with path.open("rb") as file:
+            head = file.read(8)
+    except FileNotFoundError:
+        raise DataError("file not found", path=str(path)) from None
+    for magic, (kind, fix) in NOT_CSV_TEXT.items():
+        if head.startswith(magic):
+            raise DataError(f"this is {kind}, not UTF-8 CSV text: {fix}", path=str(path))
+
+
 def read_header(path: Path) -> list[str]:
     """The first CSV record (a UTF-8 byte-order mark is dropped); gzip/bz2 by extension."""
+    check_csv_text(path)
     try:
         with pa.input_stream(str(path), compression="detect") as stream:
             head = stream.read(1 << 16).decode("utf-8-sig", errors="replace")

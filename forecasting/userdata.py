@@ -19,6 +19,7 @@ from forecasting.sparcs import (
     DERIVED,
     DataError,
     LoadedRecords,
+    check_csv_text,
     header_key,
     normalise_table,
     read_header,
@@ -54,9 +55,13 @@ def load_admissions(path: str | Path) -> pd.DataFrame:
     count as 0; without a unit column every row belongs to unit 'total'.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError("file not found", path=str(path))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    check_csv_text(path)  # also: not found
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty: expected a header row", path=str(path)) from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise DataError(f"not a readable UTF-8 CSV file ({error})", path=str(path)) from None
     date = _column(frame, ("date",), path)
     count = _column(frame, COUNT_COLUMNS, path)
     unit = _column(frame, ("unit",), path)

@@ -3,6 +3,7 @@ non-zero exit and no traceback, before any work, and nothing outside the run's f
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -120,3 +121,32 @@ def test_plan_on_unreadable_patients(tmp_path, content):
     path.write_bytes(content)
     line = fails(tmp_path, "plan", str(path))
     assert line.startswith(f"error: {path}")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (gzip.compress(b"Length of Stay\n3\n"), "this is gzip-compressed, not UTF-8 CSV text: name "
+     "it .csv.gz or decompress it"),
+    ("Length of Stay\n3\n".encode("utf-16"),
+     "this is UTF-16 text, not UTF-8 CSV text: save it as UTF-8 CSV"),
+    (b"", "the file is empty: expected a header row"),
+])
+def test_unreadable_training_data_is_one_line(tmp_path, monkeypatch, content, message):
+    monkeypatch.setenv("HOSPSIM_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "stays.csv").write_bytes(content)
+    path = tmp_path / "s.yaml"
+    path.write_text(TINY + "los: {model: linear, data: stays.csv}\n")
+    out = tmp_path / "out"
+    line = fails(tmp_path, "run", str(path), "--days", "7", "-n", "1", "--out", str(out))
+    assert line == f"error: {tmp_path / 'stays.csv'}: {message}"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("content", [gzip.compress(b"date,admissions\n"),
+                                     "date,admissions\n".encode("utf-16"), b"", b"\xff\x00\n"])
+def test_unreadable_admissions_are_a_data_error(tmp_path, content):
+    from forecasting.sparcs import DataError
+    from forecasting.userdata import load_admissions
+
+    (tmp_path / "a.csv").write_bytes(content)
+    with pytest.raises(DataError, match=f"^{tmp_path / 'a.csv'}: "):
+        load_admissions(tmp_path / "a.csv")

@@ -45,6 +45,7 @@ def claim(out: Path, overwrite: bool = False) -> Iterator[Path]:
         yield out
         return
     _check_owned(out, overwrite)
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -56,6 +57,7 @@ def claim(out: Path, overwrite: bool = False) -> Iterator[Path]:
         raise FolderError(f"{out} is in use by another hospsim run ({_holder(out)}); wait "
                           "for it to finish or choose another --out") from None
     _held[key] = lock
+    failed = True
     try:
         holder = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv}
@@ -64,10 +66,21 @@ def claim(out: Path, overwrite: bool = False) -> Iterator[Path]:
             with replacing(out / name) as partial:
                 partial.write_text(json.dumps(content))
         yield out
+        failed = False
     finally:
         (out / HOLDER).unlink(missing_ok=True)
         del _held[key]
         lock.release()
+        if created and failed:  # a folder made for a run that wrote nothing goes again
+            _remove_if_only_ours(out)
+
+
+def _remove_if_only_ours(out: Path) -> None:
+    ours = {MARKER, LOCK, HOLDER}
+    if {p.name for p in out.iterdir()} <= ours:
+        for name in ours:
+            (out / name).unlink(missing_ok=True)
+        out.rmdir()
 
 
 def is_results_folder(out: Path) -> bool:
