@@ -4,6 +4,7 @@ are refused at the line that asks for them, in well under a second, before any r
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 
@@ -120,3 +121,13 @@ def test_a_huge_run_asks_for_yes(tmp_path):
                                      "stays (the largest built-in study: 5 million); pass "
                                      "--yes to run it")
     assert not out.exists()
+
+
+def test_the_json_schema_states_the_limits(monkeypatch):
+    monkeypatch.setenv(limits.VARIABLE, "beds=20000")
+    result = runner.invoke(app, ["schema"])
+    document = json.loads(result.output)
+    assert document["x-limits"]["beds"] == {
+        "most": 20000, "unit": "beds in a unit",
+        "reason": "the largest hospitals have about 5,000 in all"}
+    assert set(document["x-limits"]) == set(limits.LIMITS)

@@ -33,6 +33,7 @@ from experiments.study.stats import paired_differences, summarise
 from experiments.study.store import check_one_run
 from experiments.study.stress import Condition, Sweep, load_study, run_stress, study_names
 from experiments.trained.wiring import policy_problems
+from scenarios.limits import LIMITS, most
 from scenarios.schema import Scenario
 from simulator import kpis as catalogue
 
@@ -420,6 +421,9 @@ def schema() -> None:
         "relative to this file and under its folder (or $HOSPSIM_SCENARIO_ROOTS)",
     }
     document["required"] = []  # a scenario that extends another may set any subset
+    document["x-limits"] = {  # beyond these a value is refused; $HOSPSIM_LIMITS raises them
+        name: {"most": most(name), "unit": limit.unit, "reason": limit.reason}
+        for name, limit in LIMITS.items()}
     typer.echo(json.dumps(document, indent=2))
 
 
