@@ -69,6 +69,9 @@ def test_a_limit_can_be_raised_for_one_command(tmp_path, monkeypatch):
     monkeypatch.setenv(limits.VARIABLE, "horizon=5000")
     with pytest.raises(ValueError, match="HOSPSIM_LIMITS: no limit named 'horizon'"):
         limits.most("beds")
+    result = runner.invoke(app, ["run", "baseline", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and result.output.startswith(
+        "error: HOSPSIM_LIMITS: no limit named 'horizon'; limits: beds, agency_beds")
 
 
 def test_too_many_units_are_refused_before_each_is_validated(tmp_path):

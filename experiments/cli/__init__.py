@@ -66,6 +66,9 @@ def _load(source: str, overrides: list[str]) -> Scenario:
     except scenarios.ScenarioError as error:
         typer.echo(str(error), err=True)  # unwrapped, so FILE:LINE:COL stays clickable
         raise typer.Exit(2) from None
+    except ValueError as error:  # the environment: $HOSPSIM_LIMITS
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def policy_override(texts: list[str]) -> str:
@@ -401,7 +404,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="YAML files or buil
     for source in files:
         try:
             scenario = scenarios.load(source, check=policy_problems)
-        except scenarios.ScenarioError as error:
+        except (scenarios.ScenarioError, ValueError) as error:  # ValueError: $HOSPSIM_LIMITS
             failed += 1
             typer.echo(str(error), err=True)
         else:
