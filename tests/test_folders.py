@@ -101,6 +101,7 @@ def test_a_second_run_exits_at_once_naming_the_first(tmp_path: Path) -> None:
         assert json.loads((out / HOLDER).read_text())["pid"] != holder.pid
 
 
+@pytest.mark.slow  # two reports: about 7 s
 def test_a_killed_rerun_leaves_the_earlier_results_whole(tmp_path, monkeypatch) -> None:
     out = tmp_path / "out"
     run_study(cheap(), out)
