@@ -52,7 +52,7 @@ def structured():
     """A two-year backtest of the fast models on one unit with weekday, annual and holiday
     structure; shared because it is the slow part of this file."""
     admissions, expected = synthetic()
-    models = {**FAST, "random_forest": make_model("random_forest", n_estimators=60)}
+    models = {**FAST, "random_forest": make_model("random_forest", n_estimators=20)}
     return backtest(admissions, models, expected, test_days=182, refit_every=8)
 
 
@@ -119,12 +119,13 @@ def test_a_horizons_model_reads_lags_of_its_weekday_at_its_gap():
 @pytest.mark.slow
 def test_backtest_forecasts_do_not_depend_on_days_after_their_origin():
     admissions, _ = synthetic()
-    cut = admissions["date"].iloc[600]
+    cut = admissions["date"].iloc[630]
     changed = admissions.copy()
     later = changed["date"] > cut
     changed.loc[later, "admissions"] = changed.loc[later, "admissions"] * 2 + 5
+    light = {"linear": LinearRegression(), "xgboost": XGBoost(n_estimators=30, learning_rate=0.3)}
     kept, moved = (
-        backtest(frame, FAST, test_days=182, refit_every=2).forecasts
+        backtest(frame, light, test_days=126, step=14, refit_every=2).forecasts
         for frame in (admissions, changed)
     )
     before = kept["origin"] <= cut
