@@ -186,17 +186,25 @@ def bridge_section(result: dict | None) -> dict | None:
             "n": result["n"]}
 
 
+RATE_TEXT = ("the demand process's expected arrivals (the rate: no day's luck, the best "
+             "forecast short of clairvoyance)")
+CENTRES = {"truth": "", "rate": ", around the expected arrivals"}  # section title suffixes
+
+
 def curve_sections(kpis: pd.DataFrame, scenario: Scenario) -> list[dict]:
-    """Per axis (arrivals, LOS) that has curves: the figure and one sentence per curve."""
+    """Per axis (arrivals, LOS) and centre (truth, rate) that has curves: the figure and one
+    sentence per curve."""
     curves = error_curves(kpis, scenario)
     sections = []
     for axis in AXES:
-        mine = [c for c in curves if c["axis"] == axis]
-        if mine:
-            sections.append({"title": f"{axis.title} forecasts", "truth": axis.truth,
-                             "figure":
-                             figures.error_curves(mine),
-                             "sentences": curve_sentences(mine, number)})
+        for centre, suffix in CENTRES.items():
+            mine = [c for c in curves if c["axis"] == axis and c["around"] == centre]
+            if mine:
+                sections.append({
+                    "title": f"{axis.title} forecasts{suffix}",
+                    "truth": axis.truth if centre == "truth" else RATE_TEXT,
+                    "figure": figures.error_curves(mine),
+                    "sentences": curve_sentences(mine, number)})
     return sections
 
 
