@@ -46,7 +46,7 @@ def test_report_is_self_contained_with_every_section(tmp_path):
     assert not (tmp_path / "solves.parquet").exists()
     for heading in ("In 30 seconds", "Key indicators", "Service levels",
                     "Each policy against static",
-                    "Occupancy over the year", "When the peaks come", "How much it varies",
+                    "Occupancy over the 30 days", "When the peaks come", "How much it varies",
                     "Ventilators", "Breakeven: where one more bed stops paying for itself",
                     "Reproducibility"):
         assert heading in html

@@ -13,6 +13,7 @@ import yaml
 
 import scenarios
 from experiments.report import TEMPLATES, figures, sensitivity
+from experiments.report import markdown_text as md
 from experiments.report.breakeven import unit_breakevens
 from experiments.report.bridge import bridge, bridge_sentence
 from experiments.report.error_curve import AXES, curve_sentences, error_curves
@@ -422,17 +423,19 @@ def write_report(out: Path, reference: str | None = None) -> dict[str, Path]:
 
 
 def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
-    scenario, policies = context["scenario"], context["policies"]
-    lines = [f"# {scenario.name}: policy comparison", "",
+    """The 30-second summary as Markdown; every text a user wrote (names, labels) and every
+    generated sentence goes through `markdown_text`, so none of it can be markup."""
+    scenario, policies = context["scenario"], [md(p) for p in context["policies"]]
+    lines = [f"# {md(scenario.name)}: policy comparison", "",
              f"{context['n']} replications per policy, {scenario.horizon_days} days after a "
              f"{scenario.warmup}-day warm-up.", "",
-             f"**{context['service']['lead']}**{context['service']['rest']}", ""]
-    lines += [f"- {sentence}" for sentence in context["findings"]]
-    lines += [f"- {sentence}" for sentence in context["forecast_sentences"]]
-    lines += [f"- {sentence}" for curve in context["error_curves"]
+             f"**{md(context['service']['lead'])}**{md(context['service']['rest'])}", ""]
+    lines += [f"- {md(sentence)}" for sentence in context["findings"]]
+    lines += [f"- {md(sentence)}" for sentence in context["forecast_sentences"]]
+    lines += [f"- {md(sentence)}" for curve in context["error_curves"]
               for sentence in curve["sentences"]]
     if context["bridge_sentence"]:
-        lines.append(f"- {context['bridge_sentence']}")
+        lines.append(f"- {md(context['bridge_sentence'])}")
     lines += ["", "| KPI | " + " | ".join(policies) + " |",
               "|---|" + "---:|" * len(policies)]
     for row in context["table"]:
@@ -449,16 +452,17 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
         for row in service["rows"]:
             cells = [f"{c['mean']} ({c['low']} to {c['high']}) {c['verdict']}"
                      for c in row["cells"]]
-            name = row["policy"] + (" (bound)" if row["bound"] else "")
+            name = md(row["policy"]) + (" (bound)" if row["bound"] else "")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for group in context["forecast_value"]:
-        lines += ["", f"## What better forecasting is worth: {group['name']}", "",
+        lines += ["", f"## What better forecasting is worth: {md(group['name'])}", "",
                   "| forecast source | " + " | ".join(group["columns"]) + " |",
                   "|---|" + "---:|" * len(group["columns"])]
         for row in group["rows"]:
-            cells = [c["mean"] + (f" ({c['diff']} vs {group['reference']})" if c["diff"] else "")
-                     for c in row["cells"]]
-            lines.append(f"| {row['source']} ({row['policy']}) | " + " | ".join(cells) + " |")
+            cells = [c["mean"] + (f" ({c['diff']} vs {md(group['reference'])})"
+                                  if c["diff"] else "") for c in row["cells"]]
+            lines.append(f"| {md(row['source'])} ({md(row['policy'])}) | " + " | ".join(cells)
+                         + " |")
     if context["bridge"]:
         bridge_table = context["bridge"]
         lines += ["", "## The oracle gap, decomposed", "",
@@ -485,7 +489,7 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
                   "| unit | staffed | breakeven | service-level beds | recommended | "
                   "annual cost, staffed | annual cost, recommended |",
                   "|---|" + "---:|" * 6]
-        lines += [f"| {r['unit']} | {r['staffed']} | {r['breakeven']} | {r['service_beds']} | "
+        lines += [f"| {md(r['unit'])} | {r['staffed']} | {r['breakeven']} | {r['service_beds']} | "
                   f"{r['recommended']} | {r['cost_staffed']} | {r['cost_recommended']} |"
                   for r in context["breakeven"]["rows"]]
     return "\n".join(lines) + "\n"
