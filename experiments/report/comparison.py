@@ -299,7 +299,8 @@ def _shown(name: str, value: float, unit: bool = True) -> str:
 def _tie(tie: dict) -> str:
     needed = tie["needed"]
     more = ("no number of replications would tell them apart (equal costs)"
-            if not np.isfinite(needed) else f"about {needed:,.0f} replications would")
+            if not np.isfinite(needed)
+            else f"about {needed:,.0f} replications would tell them apart")
     return (f"{tie['policy']} (cost {number(tie['difference'], signed=True)}, CI "
             f"{number(tie['ci_low'])} to {number(tie['ci_high'])}; {more})")
 
