@@ -163,6 +163,10 @@ class Milp(Greedy):
         super().__init__(forecast, horizon, quantile, window, los_forecast)
         if solver not in ("highs", "cbc"):
             raise ValueError(f"unknown solver {solver!r}; available: cbc, highs")
+        if not time_limit > 0 or not wall_limit >= 0:
+            raise ValueError("need time_limit > 0 and wall_limit >= 0 (seconds)")
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
         self.solver, self.time_limit, self.wall_limit = solver, time_limit, wall_limit
         self.threads = threads
         if solver == "highs":
