@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
+from experiments.files import csv_safe
 from experiments.trained.horizons import HORIZON_AWARE, LAG_14
 from experiments.trained.openmp import passive_openmp
 
@@ -98,8 +99,8 @@ def backtest_command(
         _fail(error)
     result = backtest(daily, models=forecasters, expected=expected, test_days=test_days)
     out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "backtest.csv", index=False)
-    result.forecasts.to_csv(out / "forecasts.csv", index=False)
+    csv_safe(result.table).to_csv(out / "backtest.csv", index=False)
+    csv_safe(result.forecasts).to_csv(out / "forecasts.csv", index=False)
     figure = plot_backtest(result, out / "backtest_total.png")
     summary = result.table[(result.table["unit"] == "total") & (result.table["horizon"] == "all")]
     for freq in ("daily", "weekly"):
@@ -140,8 +141,8 @@ def _scenario_backtest(source: str, out: Path) -> None:
         _fail(error)
     result = scenario_backtest(scenario)
     out.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(out / "backtest.csv", index=False)
-    result.forecasts.to_csv(out / "forecasts.csv", index=False)
+    csv_safe(result.table).to_csv(out / "backtest.csv", index=False)
+    csv_safe(result.forecasts).to_csv(out / "forecasts.csv", index=False)
     written = _horizon_outputs(result.table, scenario.name, out)
     console.print(f"wrote {out / 'backtest.csv'}, {out / 'forecasts.csv'}, "
                   f"{', '.join(map(str, written))}")
@@ -155,7 +156,7 @@ def _horizon_outputs(table: pd.DataFrame, name: str, out: Path) -> list[Path]:
     units = table.loc[table["freq"] == "daily", "unit"].unique()
     frame = pd.concat([by_horizon(table, unit).assign(unit=unit) for unit in units])
     frame = frame[["unit", *[c for c in frame if c != "unit"]]]
-    frame.to_csv(out / "backtest_by_horizon.csv", index=False)
+    csv_safe(frame).to_csv(out / "backtest_by_horizon.csv", index=False)
     total = by_horizon(table)
     aware, old = HORIZON_AWARE, LAG_14
     shown = total[["horizon", f"rmse_{aware}", f"rmse_{old}", "rmse_change_pct", f"mae_{aware}",
@@ -238,8 +239,8 @@ def los_command(
     metrics = pd.DataFrame(rows)
     calib = pd.concat(calibrations, ignore_index=True)
     out.mkdir(parents=True, exist_ok=True)
-    metrics.to_csv(out / "los_metrics.csv", index=False)
-    calib.to_csv(out / "los_calibration.csv", index=False)
+    csv_safe(metrics).to_csv(out / "los_metrics.csv", index=False)
+    csv_safe(calib).to_csv(out / "los_calibration.csv", index=False)
     figure = _plot_los(fitted, records[test.to_numpy()], calib, out / "los.png")
     console.print(_table(metrics[["model", "rmse", "mae", "r2"]],
                          f"LOS (days) on the latest {test_share:.0%} of stays"
