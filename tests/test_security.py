@@ -278,3 +278,19 @@ def test_labels_reach_matplotlib_without_mathtext():
     figure, ax = plt.subplots()
     ax.set_title("cost $x^{ in $ and \\frac{1")  # unbalanced: mathtext would raise
     assert "cost $x^{" in figures._svg(figure)
+
+
+def test_the_report_diffs_only_against_a_base_the_scenario_may_name(tmp_path):
+    """An edited manifest cannot make the report read and show another file."""
+    from experiments.report.comparison import scenario_diff
+
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("name: secret\n")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    source = folder / "s.yaml"
+    source.write_text("extends: ../outside.yaml\nname: s\n")
+    manifest = {"scenario_source": str(source), "scenario": {"name": "s"}}
+    assert scenario_diff(manifest) is None
+    source.write_text("extends: baseline\nname: s\n")
+    assert scenario_diff(manifest).startswith("--- baseline")

@@ -246,18 +246,33 @@ def breakeven(census: pd.DataFrame, scenario: Scenario, reference: str) -> dict 
 
 
 def scenario_diff(manifest: dict) -> str | None:
-    """The resolved scenario against the one it extends, as a unified diff of YAML."""
+    """The resolved scenario against the one it extends, as a unified diff of YAML; None when
+    there is none, or when the base is not one the scenario may name (a file under its own
+    folder, or a built-in: the loader's rule, since a manifest may have been edited)."""
     source = manifest.get("scenario_source") or ""
     path = Path(source)
-    text = path.read_text() if path.is_file() else None
-    if text is None and source in scenarios.builtin_names():
-        text = (scenarios.loader.LIBRARY / f"{source}.yaml").read_text()
-    base = (yaml.safe_load(text) or {}).get("extends") if text else None
-    if not base:
+    try:
+        text = path.read_text() if path.is_file() else None
+        if text is None and source in scenarios.builtin_names():
+            text = (scenarios.loader.LIBRARY / f"{source}.yaml").read_text()
+        doc = yaml.safe_load(text) if text else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
-    base_dir = path.parent if path.is_file() else scenarios.loader.LIBRARY
-    ref = str(base_dir / base) if (base_dir / base).is_file() else base
-    before = yaml.safe_dump(scenarios.load(ref).model_dump(mode="json"), sort_keys=False)
+    base = doc.get("extends") if isinstance(doc, dict) else None
+    if not isinstance(base, str) or not base:
+        return None
+    base_dir = (path.parent if path.is_file() else scenarios.loader.LIBRARY).resolve()
+    candidate = (base_dir / base).resolve()
+    if candidate.is_file() and candidate.is_relative_to(base_dir):
+        ref = str(candidate)
+    elif base in scenarios.builtin_names():
+        ref = base
+    else:
+        return None
+    try:
+        before = yaml.safe_dump(scenarios.load(ref).model_dump(mode="json"), sort_keys=False)
+    except scenarios.ScenarioError:
+        return None
     after = yaml.safe_dump(manifest["scenario"], sort_keys=False)
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), base, "this scenario",
                                  lineterm="")
