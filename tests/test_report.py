@@ -251,3 +251,14 @@ def test_the_per_unit_table_reads_each_units_kpis_beside_its_beds():
     assert icu["beds"] == next(u.beds for u in scenario.units if u.name == "icu")
     assert icu["cells"] == [{"census": "15.0", "staffed": "18.0", "idle": "21.0",
                              "premium": None}]
+
+
+def test_the_summary_keeps_the_space_after_the_named_best_policy(tmp_path):
+    from experiments.report.comparison import summary_markdown
+
+    context = {"scenario": scenarios.load("baseline"), "policies": ["a_b"], "n": 3,
+               "service": {"lead": "a_b", "rest": " is the best policy", "levels": []},
+               "findings": [], "forecast_sentences": [], "error_curves": [],
+               "bridge_sentence": None, "table": [], "forecast_value": [], "bridge": None,
+               "forecast_errors": None, "breakeven": None}
+    assert "**a\\_b** is the best policy" in summary_markdown(context, None)

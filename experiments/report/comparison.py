@@ -442,10 +442,11 @@ def summary_markdown(context: dict, summary: pd.DataFrame) -> str:
     """The 30-second summary as Markdown; every text a user wrote (names, labels) and every
     generated sentence goes through `markdown_text`, so none of it can be markup."""
     scenario, policies = context["scenario"], [md(p) for p in context["policies"]]
+    lead, rest = context["service"]["lead"], context["service"]["rest"]
     lines = [f"# {md(scenario.name)}: policy comparison", "",
              f"{context['n']} replications per policy, {scenario.horizon_days} days after a "
              f"{scenario.warmup}-day warm-up.", "",
-             f"**{md(context['service']['lead'])}**{md(context['service']['rest'])}", ""]
+             f"**{md(lead)}**{' ' * rest.startswith(' ')}{md(rest)}", ""]
     lines += [f"- {md(sentence)}" for sentence in context["findings"]]
     lines += [f"- {md(sentence)}" for sentence in context["forecast_sentences"]]
     lines += [f"- {md(sentence)}" for curve in context["error_curves"]
