@@ -20,10 +20,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import SEVERITIES, Scenario, home_unit
+from scenarios.schema import SEVERITIES, Scenario
 from simulator import HospitalView, Patient
-from simulator.calendar import HOURS_PER_DAY, hourly_rates, surge_extras
-from simulator.demand import merged_mix
+from simulator.calendar import HOURS_PER_DAY
+from simulator.demand import home_shares, merged_mix, rate_components
 from simulator.pathway import first_unit, phase_plan
 
 
@@ -119,13 +119,8 @@ def daily_rates(scenario: Scenario) -> dict[str, np.ndarray]:
     the share of its case mix whose first bed request is for the unit."""
     days = scenario.warmup + scenario.horizon_days
     out = {u.name: np.zeros(days) for u in scenario.units}
-    for s, stream in enumerate(scenario.arrivals):
-        base = hourly_rates(scenario, stream, days)
-        extras = surge_extras(scenario, stream, base)
-        reduced = base + sum((np.minimum(e, 0.0) for e in extras), np.zeros_like(base))
-        components = [(-1, np.maximum(reduced, 0.0))]
-        components += [(k, np.maximum(e, 0.0)) for k, e in enumerate(extras)]
-        for k, hourly in components:
+    for s in range(len(scenario.arrivals)):
+        for k, hourly in rate_components(scenario, s, days):
             daily = hourly.reshape(days, HOURS_PER_DAY).sum(axis=1)
             for unit, share in first_unit_shares(scenario, s, k).items():
                 out[unit] += share * daily
@@ -134,22 +129,16 @@ def daily_rates(scenario: Scenario) -> dict[str, np.ndarray]:
 
 def first_unit_shares(scenario: Scenario, stream: int, surge: int) -> dict[str, float]:
     """Share of one stream's (and surge component's) patients whose first bed request is
-    for each unit: diagnosis group and age give the home ward, severity the ICU need."""
+    for each unit: their home ward (`simulator.demand.home_shares`), or the ICU for those
+    whose severity calls for it."""
     mix = merged_mix(scenario, stream, surge)
     severity = np.array([mix.severity.get(s, 0.0) for s in SEVERITIES])
     icu = float(severity @ np.array([mix.icu_probability.get(s, 0.0) for s in SEVERITIES])
                 / severity.sum())
-    groups = list(mix.diagnosis_group.values())
-    group_total = sum(g.share for g in groups)
-    age_total = sum(mix.age_group.values())
     shares: dict[str, float] = {}
-    for group in groups:
-        for age, age_share in mix.age_group.items():
-            home = home_unit(scenario.units, group.specialty, age)
-            if home is None:
-                continue
-            weight = group.share / group_total * age_share / age_total
-            for needs_icu, p in ((True, icu), (False, 1.0 - icu)):
+    for home, weight in enumerate(home_shares(scenario, mix)):
+        for needs_icu, p in ((True, icu), (False, 1.0 - icu)):
+            if weight > 0:
                 name = scenario.units[first_unit(scenario, home, needs_icu)].name
                 shares[name] = shares.get(name, 0.0) + weight * p
     return shares

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scenarios.schema import ADMISSION_TYPES, AGE_GROUPS, SEVERITIES, CaseMix, Scenario
+from scenarios.schema import (
+    ADMISSION_TYPES,
+    AGE_GROUPS,
+    SEVERITIES,
+    CaseMix,
+    Scenario,
+    home_unit,
+)
 from simulator.calendar import HOURS_PER_DAY, hourly_rates, surge_extras
 from simulator.protocols import LosModel
 
@@ -102,16 +109,40 @@ def draw_attributes(
     })
 
 
+def rate_components(scenario: Scenario, stream_index: int,
+                    days: int) -> list[tuple[int, np.ndarray]]:
+    """(surge index, hourly rates) of one stream's arrival components: the stream's own
+    (-1, its rate less what surges take away) and each surge's extra patients, who carry
+    the surge's case mix."""
+    stream = scenario.arrivals[stream_index]
+    base = hourly_rates(scenario, stream, days)
+    extras = surge_extras(scenario, stream, base)
+    reduced = base + sum((np.minimum(e, 0.0) for e in extras), np.zeros_like(base))
+    components = [(-1, np.maximum(reduced, 0.0))]
+    return components + [(k, np.maximum(e, 0.0)) for k, e in enumerate(extras) if e.max() > 0]
+
+
+def home_shares(scenario: Scenario, mix: CaseMix) -> np.ndarray:
+    """Per unit, the share of patients of `mix` whose home ward it is (from the diagnosis
+    group's specialty and the age group, drawn independently, as `draw_attributes` does)."""
+    groups = list(mix.diagnosis_group.values())
+    group_total = sum(g.share for g in groups)
+    age_total = sum(mix.age_group.get(a, 0.0) for a in AGE_GROUPS)
+    homes = np.zeros(len(scenario.units))
+    for group in groups:
+        for age in AGE_GROUPS:
+            p = group.share / group_total * mix.age_group.get(age, 0.0) / age_total
+            home = home_unit(scenario.units, group.specialty, age)
+            if p > 0 and home is not None:
+                homes[home] += p
+    return homes
+
+
 def draw_arrivals(scenario: Scenario, days: int, rng: np.random.Generator) -> pd.DataFrame:
     """Arrival times of every stream and surge component: exact piecewise-constant NHPP."""
     frames = []
-    for s, stream in enumerate(scenario.arrivals):
-        base = hourly_rates(scenario, stream, days)
-        extras = surge_extras(scenario, stream, base)
-        reduced = base + sum((np.minimum(e, 0.0) for e in extras), np.zeros_like(base))
-        components = [(-1, np.maximum(reduced, 0.0))]
-        components += [(k, np.maximum(e, 0.0)) for k, e in enumerate(extras) if e.max() > 0]
-        for surge_index, rate in components:
+    for s in range(len(scenario.arrivals)):
+        for surge_index, rate in rate_components(scenario, s, days):
             counts = rng.poisson(rate)
             hours = np.repeat(np.arange(rate.size, dtype=float), counts)
             times = hours + rng.random(hours.size)

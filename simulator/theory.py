@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from scenarios.schema import AGE_GROUPS, SEVERITIES, Scenario, home_unit
+from scenarios.schema import SEVERITIES, Scenario
 from simulator.calendar import HOURS_PER_DAY
-from simulator.demand import merged_mix
+from simulator.demand import home_shares, merged_mix
 from simulator.los import ParametricLos
 from simulator.pathway import phase_plan
 
@@ -149,17 +149,8 @@ def offered_load(scenario: Scenario, los: ParametricLos | None = None) -> dict[s
         if stream.daily_rate == 0:
             continue
         mix = merged_mix(scenario, s, -1)
-        groups = list(mix.diagnosis_group.values())
-        group_total = sum(g.share for g in groups)
-        age_total = sum(mix.age_group.get(a, 0.0) for a in AGE_GROUPS)
         sev_total = sum(mix.severity.get(v, 0.0) for v in SEVERITIES)
-        # Probability of each home unit for this stream.
-        homes = np.zeros(len(units))
-        for group in groups:
-            for age in AGE_GROUPS:
-                p = group.share / group_total * mix.age_group.get(age, 0.0) / age_total
-                if p > 0:
-                    homes[home_unit(units, group.specialty, age)] += p
+        homes = home_shares(scenario, mix)
         for code, severity in enumerate(SEVERITIES, start=1):
             p_sev = mix.severity.get(severity, 0.0) / sev_total
             if p_sev == 0:
