@@ -70,9 +70,9 @@ class StayForecast:
             self.factors = self.noise.factors(self.seed, self.truth.shape)
 
     def days(self, patient: Patient) -> float:
-        if patient.pid not in self.planned:
-            self.planned[patient.pid] = (patient.arrival, self._days(patient))
-        return self._days(patient)
+        days = self._days(patient)
+        self.planned.setdefault(patient.pid, (patient.arrival, days))  # scored after the run
+        return days
 
     def _days(self, patient: Patient) -> float:
         if self.kind in KNOWS_THE_TRUTH:
